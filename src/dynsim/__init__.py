@@ -1,0 +1,49 @@
+"""dynsim: a plugin-based simulator for continuous dynamical systems.
+
+```python
+import dynsim
+traj = dynsim.simulate("lorenz", y0=[1, 1, 1], t_span=(0, 10))
+traj.to_csv("lorenz.csv")
+```
+Importing dynsim never imports torch or Qt; `dynsim.learn` and `dynsim.gui` do.
+"""
+
+from dynsim.core.arrays import stack_jacobian
+from dynsim.core.atomic import atomic_write
+from dynsim.core.cancel import CancelToken, Cancelled
+from dynsim.core.csvio import read_csv, write_csv
+from dynsim.core.errors import DynsimError
+from dynsim.core.exporter import Exporter
+from dynsim.core.hookspecs import hookimpl
+from dynsim.core.plugins import PluginSet, active_plugins, load_plugins
+from dynsim.core.scene import Scene, load_scene
+from dynsim.core.simulate import get_system as system
+from dynsim.core.simulate import simulate
+from dynsim.core.solver import Problem, Solution, Solver
+from dynsim.core.system import Param, System
+from dynsim.core.trajectories import Status, Trajectories
+
+__version__ = "0.1.0.dev0"
+
+
+def systems() -> dict[str, System]:
+    """All registered systems by name."""
+    return active_plugins().objects("systems")
+
+
+def solvers() -> dict[str, Solver]:
+    """All registered solvers by name."""
+    return active_plugins().objects("solvers")
+
+
+def exporters() -> dict[str, Exporter]:
+    """All registered exporters by name."""
+    return active_plugins().objects("exporters")
+
+
+__all__ = [
+    "CancelToken", "Cancelled", "DynsimError", "Exporter", "Param", "PluginSet", "Problem",
+    "Scene", "Solution", "Solver", "Status", "System", "Trajectories", "__version__",
+    "active_plugins", "atomic_write", "exporters", "hookimpl", "load_plugins", "load_scene",
+    "read_csv", "simulate", "solvers", "stack_jacobian", "system", "systems", "write_csv",
+]

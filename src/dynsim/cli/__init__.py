@@ -1,0 +1,1 @@
+"""The `dynsim` command."""

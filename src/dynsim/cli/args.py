@@ -1,0 +1,41 @@
+"""Parsing command-line values: NAME=VALUE pairs and comma-separated states."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from dynsim.core.errors import InputError
+
+_SPLIT = re.compile(r"[,\s]+")
+
+
+def parse_number(text: str, what: str) -> float:
+    """A finite float from `text`; `what` names the option in the error."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"{what}: expected a number, got '{text}'") from None
+    if not math.isfinite(value):
+        raise InputError(f"{what}: expected a finite number, got '{text}'")
+    return value
+
+
+def parse_assignments(items: list[str], option: str) -> dict[str, float]:
+    """`['a=1', 'b=2.5']` -> {'a': 1.0, 'b': 2.5}."""
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise InputError(f"{option} expects NAME=VALUE, got '{item}'")
+        out[name] = parse_number(value.strip(), f"{option} {name}")
+    return out
+
+
+def parse_state(text: str, option: str) -> list[float]:
+    """'1, 2.5, -3' -> [1.0, 2.5, -3.0]."""
+    parts = [p for p in _SPLIT.split(text.strip()) if p]
+    if not parts:
+        raise InputError(f"{option} expects comma-separated numbers, got '{text}'")
+    return [parse_number(p, option) for p in parts]

@@ -1,0 +1,74 @@
+"""Entry point of the `dynsim` command: argument parsing, dispatch and error reporting.
+
+Every error a user can cause prints one line on stderr and exits with code 2; a simulation
+in which some trajectory failed still writes its output and exits with code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from dynsim.core.errors import DynsimError
+
+EXIT_OK, EXIT_FAILED_RUN, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(DynsimError):
+    """A command line argparse rejected."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting, so errors stay one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full `dynsim` argument parser."""
+    from dynsim import __version__
+    from dynsim.cli import listing, simulate_cmd
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--plugins-dir", action="append", metavar="DIR",
+                        default=argparse.SUPPRESS,
+                        help="also load single-file plugins from DIR (repeatable)")
+    parser = _Parser(prog="dynsim", parents=[common],
+                     description="Simulate and analyse continuous dynamical systems. "
+                                 "With no command, the desktop app starts.")
+    parser.add_argument("--version", action="version", version=f"dynsim {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in (listing, simulate_cmd):
+        module.add_commands(commands, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `dynsim` command; returns the exit code."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_OK
+        return args.run(args)
+    except DynsimError as exc:
+        print(f"dynsim: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("dynsim: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # the reader of our stdout went away (e.g. `| head`); stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:
+        if os.environ.get("DYNSIM_DEBUG"):
+            traceback.print_exc()
+        print(f"dynsim: internal error: {type(exc).__name__}: {exc} (this is a bug; run with "
+              "DYNSIM_DEBUG=1 for the traceback and report it)", file=sys.stderr)
+        return EXIT_FAILED_RUN

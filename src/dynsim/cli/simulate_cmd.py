@@ -1,0 +1,113 @@
+"""`dynsim simulate TARGET`: run a scene file or a system and write the trajectories."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from dynsim.cli.args import parse_assignments, parse_number, parse_state
+from dynsim.cli.plugin_setup import load_for_command
+from dynsim.core.csvio import write_csv_to
+from dynsim.core.errors import InputError
+from dynsim.core.exporter import Exporter
+from dynsim.core.plugins import PluginSet
+from dynsim.core.scene import Scene, SimulationSpec, load_scene
+from dynsim.core.simulate import DEFAULT_SOLVER, get_system
+from dynsim.core.trajectories import Trajectories
+
+DEFAULT_T_END = 10.0
+
+
+def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Register the `simulate` subcommand."""
+    p = commands.add_parser(
+        "simulate", parents=[common],
+        help="simulate a scene file or a system; CSV to stdout or -o FILE",
+        description="TARGET is a scene file (.toml) or a system name (see 'dynsim list'). "
+                    "Options override the scene. Exit code 1 if a trajectory failed (its data "
+                    "is still written, NaN after the failure), 2 on bad input.")
+    p.add_argument("target", metavar="TARGET", help="scene file or system name")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="output file; the format follows the extension (.csv, .npz, ...)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a parameter (repeatable)")
+    p.add_argument("--y0", action="append", default=[], metavar="'1,1,1'",
+                   help="an initial state (repeatable: one trajectory each)")
+    p.add_argument("--t-end", metavar="T", help=f"end time (default for a system: "
+                                                f"{DEFAULT_T_END:g}, start 0)")
+    p.add_argument("--solver", metavar="NAME", help=f"solver (default {DEFAULT_SOLVER})")
+    p.add_argument("--dt", metavar="H", help="step size of fixed-step solvers")
+    p.add_argument("--points", metavar="N", help="number of output times (default 1001)")
+    p.set_defaults(run=run_simulate)
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    """Build the scene from TARGET and options, run it, write the result."""
+    plugins = load_for_command(args)
+    exporter = _exporter_for(plugins, args.output) if args.output else None
+    scene = _apply_options(_scene_for(args.target), args)
+    traj = scene.simulate()
+    if exporter is None:
+        write_csv_to(traj, sys.stdout)
+        sys.stdout.flush()
+    else:
+        exporter.write(traj, Path(args.output))
+    return _report_failures(traj)
+
+
+def _scene_for(target: str) -> Scene:
+    path = Path(target)
+    if path.suffix.lower() == ".toml" or path.is_file():
+        return load_scene(path)
+    system = get_system(target)
+    if system.y0 is None:
+        ics: tuple[tuple[float, ...], ...] = ()
+    else:
+        ics = (tuple(system.y0),)
+    return Scene(system=system.name, params={},
+                 simulation=SimulationSpec(t_span=(0.0, DEFAULT_T_END), initial_conditions=ics))
+
+
+def _apply_options(scene: Scene, args: argparse.Namespace) -> Scene:
+    system = get_system(scene.system)
+    changes: dict[str, Any] = {}
+    if args.y0:
+        changes["initial_conditions"] = tuple(tuple(parse_state(s, "--y0")) for s in args.y0)
+    elif not scene.simulation.initial_conditions:
+        raise InputError(f"system '{system.name}' has no example initial state; give --y0 with "
+                         f"{system.dimension} values ({', '.join(system.states)})")
+    if args.t_end is not None:
+        changes["t_span"] = (scene.simulation.t_span[0], parse_number(args.t_end, "--t-end"))
+    if args.solver is not None:
+        changes["solver"] = args.solver
+    if args.dt is not None:
+        changes["dt"] = parse_number(args.dt, "--dt")
+    if args.points is not None:
+        points = parse_number(args.points, "--points")
+        if points != int(points):
+            raise InputError(f"--points: expected a whole number, got '{args.points}'")
+        changes.update(points=int(points), t_eval=None)
+    params = {**scene.params, **parse_assignments(args.param, "--param")}
+    system.parameter_values(params)
+    return Scene(system=scene.system, params=params, view=scene.view, title=scene.title,
+                 description=scene.description,
+                 simulation=SimulationSpec(**{**vars(scene.simulation), **changes}))
+
+
+def _exporter_for(plugins: PluginSet, output: str) -> Exporter:
+    suffix = Path(output).suffix.lower()
+    for exporter in plugins.objects("exporters").values():
+        if suffix in exporter.extensions:
+            return exporter
+    known = sorted(e for x in plugins.objects("exporters").values() for e in x.extensions)
+    raise InputError(f"-o {output}: unknown output format '{suffix or '(no extension)'}'; "
+                     f"known extensions: {', '.join(known)}")
+
+
+def _report_failures(traj: Trajectories) -> int:
+    lines = traj.failures()
+    for line in lines:
+        print(f"dynsim: warning: {line}", file=sys.stderr)
+    return 1 if lines else 0

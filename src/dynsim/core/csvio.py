@@ -1,0 +1,162 @@
+"""CSV export and import of trajectories: `trajectory,t,<state names>`, trajectory-major.
+
+Floats are written with Python's shortest round-trip repr, so every value parses back to the
+identical float64 (NaN marks output times after a trajectory failed). The file is plain CSV:
+`pandas.read_csv(path)` and `numpy.loadtxt(path, delimiter=",", skiprows=1)` read it as is.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from dynsim.core.atomic import atomic_write
+from dynsim.core.cancel import CancelToken
+from dynsim.core.errors import DataFileError
+from dynsim.core.trajectories import Trajectories
+
+FIXED_COLUMNS = ("trajectory", "t")
+
+
+def write_csv(
+    traj: Trajectories, path: str | Path, *, cancel: CancelToken | None = None
+) -> None:
+    """Write `traj` to `path` atomically; on any failure an existing file stays untouched."""
+    with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
+        write_csv_to(traj, handle, cancel=cancel)
+
+
+def write_csv_to(
+    traj: Trajectories, handle: TextIO, *, cancel: CancelToken | None = None
+) -> None:
+    """Write `traj` as CSV text to an open text stream (e.g. stdout)."""
+    for chunk in _csv_chunks(traj):
+        if cancel is not None:
+            cancel.raise_if_cancelled("CSV export")
+        handle.write(chunk)
+
+
+def _csv_chunks(traj: Trajectories) -> Iterator[str]:
+    yield ",".join((*FIXED_COLUMNS, *traj.states)) + "\n"
+    times = [repr(v) for v in traj.t.tolist()]
+    for index in range(traj.n_trajectories):
+        rows = traj.y[index].tolist()
+        yield "".join(
+            f"{index},{time},{','.join(map(repr, row))}\n"
+            for time, row in zip(times, rows, strict=True)
+        )
+
+
+def read_csv(path: str | Path) -> Trajectories:
+    """Read a `trajectory,t,<states>` CSV file back into `Trajectories`.
+
+    Trajectories must be numbered 0..N-1, stored one after another, and share one time grid.
+    Problems are reported as `FILE:LINE:COL: message`.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot read: {exc.strerror}") from None
+    states = _parse_header(path, text.partition("\n")[0].rstrip("\r"))
+    data = _parse_rows(path, text, 2 + len(states))
+    return _to_trajectories(path, data, states)
+
+
+def _parse_header(path: Path, header: str) -> tuple[str, ...]:
+    columns = [c.strip() for c in header.split(",")]
+    if tuple(columns[:2]) != FIXED_COLUMNS or len(columns) < 3:
+        raise DataFileError(
+            f"{path}:1:1: header must be 'trajectory,t,<state names>', got '{header[:80]}'"
+        )
+    states = columns[2:]
+    for offset, name in enumerate(states):
+        if not name or name in states[:offset] or name in FIXED_COLUMNS:
+            col = len(",".join(columns[: 2 + offset])) + 2
+            raise DataFileError(f"{path}:1:{col}: state column name {name!r} is empty or repeated")
+    return tuple(states)
+
+
+def _parse_rows(path: Path, text: str, width: int) -> np.ndarray:
+    body = text.split("\n", 1)[1] if "\n" in text else ""
+    if not body.strip():
+        raise DataFileError(f"{path}:2:1: the file has a header but no data rows")
+    try:
+        data = np.loadtxt(io.StringIO(body), delimiter=",", ndmin=2, dtype=np.float64)
+    except ValueError:
+        data = None
+    if data is None or data.shape[1] != width:
+        _raise_first_bad_cell(path, body, width)
+    return data
+
+
+def _raise_first_bad_cell(path: Path, body: str, width: int) -> None:
+    for lineno, line in enumerate(body.split("\n"), start=2):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        cells = line.split(",")
+        if len(cells) != width:
+            raise DataFileError(
+                f"{path}:{lineno}:1: expected {width} comma-separated values, got {len(cells)}"
+            )
+        col = 1
+        for cell in cells:
+            try:
+                float(cell)
+            except ValueError:
+                raise DataFileError(
+                    f"{path}:{lineno}:{col}: expected a number, got '{cell.strip()[:40]}'"
+                ) from None
+            col += len(cell) + 1
+    raise DataFileError(f"{path}:2:1: could not read the data rows")
+
+
+def _to_trajectories(path: Path, data: np.ndarray, states: tuple[str, ...]) -> Trajectories:
+    ids = data[:, 0]
+    bad = np.flatnonzero((ids != np.round(ids)) | (ids < 0) | ~np.isfinite(ids))
+    if bad.size:
+        raise DataFileError(
+            f"{path}:{bad[0] + 2}:1: trajectory must be a whole number >= 0, got {ids[bad[0]]!r}"
+        )
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    n = len(starts)
+    expected = np.arange(n)
+    if not np.array_equal(ids[starts], expected):
+        row = starts[np.flatnonzero(ids[starts] != expected)[0]]
+        raise DataFileError(
+            f"{path}:{row + 2}:1: trajectories must be numbered 0, 1, 2, ... one after another; "
+            f"found {int(ids[row])} where {int(expected[np.searchsorted(starts, row)])} belongs"
+        )
+    counts = np.diff(np.r_[starts, len(ids)])
+    if np.any(counts != counts[0]):
+        i = int(np.flatnonzero(counts != counts[0])[0])
+        raise DataFileError(
+            f"{path}:{starts[i] + 2}:1: trajectory {i} has {counts[i]} rows but trajectory 0 "
+            f"has {counts[0]}; all trajectories must share one time grid"
+        )
+    t_count = int(counts[0])
+    t = data[:t_count, 1]
+    times = data[:, 1].reshape(n, t_count)
+    mismatch = np.flatnonzero(np.any(times != t, axis=1))
+    if mismatch.size:
+        i = int(mismatch[0])
+        j = int(np.flatnonzero(times[i] != t)[0])
+        raise DataFileError(
+            f"{path}:{i * t_count + j + 2}:{len(str(i)) + 2}: trajectory {i} has t = "
+            f"{times[i, j]!r} where trajectory 0 has {t[j]!r}; all trajectories must share "
+            "one time grid"
+        )
+    if not all(math.isfinite(v) for v in t.tolist()):
+        raise DataFileError(f"{path}: the t column must hold finite numbers")
+    y = data[:, 2:].reshape(n, t_count, len(states))
+    return Trajectories(t=t, y=y, states=states)

@@ -1,0 +1,145 @@
+"""`simulate`: integrate a batch of initial states of a registered system."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from dynsim.core.cancel import CancelToken
+from dynsim.core.errors import InputError, SystemDefinitionError
+from dynsim.core.plugins import active_plugins
+from dynsim.core.solver import Problem, Solver
+from dynsim.core.system import System
+from dynsim.core.trajectories import Trajectories
+
+DEFAULT_SOLVER = "rk4"
+DEFAULT_POINTS = 1001
+
+
+def get_system(system: str | System) -> System:
+    """The registered system called `system` (or `system` itself if it is a `System`)."""
+    if isinstance(system, System):
+        return system
+    return active_plugins().get("systems", system)
+
+
+def get_solver(solver: str | Solver) -> Solver:
+    """The registered solver called `solver` (or `solver` itself if it is a solver object)."""
+    if isinstance(solver, str):
+        return active_plugins().get("solvers", solver)
+    return solver
+
+
+def simulate(
+    system: str | System,
+    y0: Sequence[float] | Sequence[Sequence[float]] | np.ndarray,
+    t_span: Sequence[float],
+    *,
+    params: Mapping[str, float] | None = None,
+    solver: str | Solver = DEFAULT_SOLVER,
+    dt: float | None = None,
+    points: int = DEFAULT_POINTS,
+    t_eval: Sequence[float] | np.ndarray | None = None,
+    cancel: CancelToken | None = None,
+) -> Trajectories:
+    """Integrate one or many initial states of `system` over `t_span`.
+
+    `y0` is one state (D,) or a batch (N, D). Output times are `t_eval` if given, else
+    `points` evenly spaced times over `t_span` (which may run backwards). Returns
+    `Trajectories` with `t` (T,), `y` (N, T, D) and one status per trajectory; a trajectory
+    that fails keeps its samples up to the failure and has NaN afterwards.
+    """
+    sys_obj = get_system(system)
+    values = sys_obj.parameter_values(params)
+    initial = as_initial_states(y0, sys_obj)
+    span = as_time_span(t_span)
+    times = output_times(span, points, t_eval)
+    if dt is not None and not (_is_number(dt) and math.isfinite(dt) and dt > 0):
+        raise InputError(f"dt must be a positive number, got {dt!r}")
+    solver_obj = get_solver(solver)
+
+    def rhs(t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
+        return sys_obj.rhs(t, y, values)
+
+    _check_rhs_shape(sys_obj, rhs, span[0], initial)
+    solution = solver_obj.solve(
+        Problem(rhs=rhs, y0=initial, t_span=span, t_eval=times, dt=dt, cancel=cancel)
+    )
+    return Trajectories(
+        t=times, y=solution.y, states=sys_obj.states, status=tuple(solution.status),
+        messages=tuple(solution.messages), system=sys_obj.name, params=values,
+        stats=solution.stats,
+    )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def as_initial_states(y0: object, system: System) -> np.ndarray:
+    """`y0` as a float (N, D) array, checked against the system's states."""
+    try:
+        arr = np.array(y0, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"initial conditions must be numbers, one row of {system.dimension} per trajectory "
+            f"({', '.join(system.states)})"
+        ) from None
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != system.dimension or arr.shape[0] == 0:
+        raise InputError(
+            f"each initial condition needs {system.dimension} values "
+            f"({', '.join(system.states)}), got shape {np.shape(y0)}"
+        )
+    if not np.isfinite(arr).all():
+        row = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
+        raise InputError(f"initial condition {row} is not finite: {arr[row].tolist()}")
+    return arr
+
+
+def as_time_span(t_span: object) -> tuple[float, float]:
+    """`t_span` as two distinct finite floats (t1 < t0 integrates backwards)."""
+    try:
+        t0, t1 = (float(v) for v in t_span)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise InputError(f"t_span must be two numbers (t0, t1), got {t_span!r}") from None
+    if not (math.isfinite(t0) and math.isfinite(t1)) or t0 == t1:
+        raise InputError(f"t_span must be two different finite numbers, got ({t0}, {t1})")
+    return t0, t1
+
+
+def output_times(span: tuple[float, float], points: int,
+                 t_eval: Sequence[float] | np.ndarray | None) -> np.ndarray:
+    """The output times: `t_eval` checked against `span`, or `points` evenly spaced."""
+    t0, t1 = span
+    if t_eval is None:
+        if not isinstance(points, numbers.Integral) or isinstance(points, bool) or points < 2:
+            raise InputError(f"points must be a whole number >= 2, got {points!r}")
+        return np.linspace(t0, t1, int(points))
+    times = np.asarray(t_eval, dtype=float)
+    if times.ndim != 1 or times.size == 0 or not np.isfinite(times).all():
+        raise InputError("t_eval must be a non-empty list of finite times")
+    direction = math.copysign(1.0, t1 - t0)
+    if np.any(np.diff(times) * direction <= 0):
+        raise InputError("t_eval must be strictly increasing (decreasing when t1 < t0)")
+    lo, hi = min(t0, t1), max(t0, t1)
+    if times.min() < lo or times.max() > hi:
+        raise InputError(f"t_eval must lie within t_span [{lo:g}, {hi:g}]")
+    return times
+
+
+def _check_rhs_shape(system: System, rhs: object, t0: float, y0: np.ndarray) -> None:
+    """Catch a right-hand side that returns the wrong shape before any integration."""
+    try:
+        out = np.asarray(rhs(t0, y0))  # type: ignore[operator]
+    except Exception:
+        return  # the solver reports it per trajectory as rhs_error
+    if out.shape != y0.shape:
+        raise SystemDefinitionError(
+            f"system '{system.name}': rhs returned shape {out.shape} for y of shape "
+            f"{y0.shape}; it must return an array of y's shape"
+        )
