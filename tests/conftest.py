@@ -36,9 +36,14 @@ def with_plugins():
     return load
 
 
-def run_dynsim(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-               input: str | None = None) -> subprocess.CompletedProcess:
-    """Run `python -m dynsim ARGS` in a subprocess and capture its output as text."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "dynsim", *args], capture_output=True,
-                          text=True, env=full_env, cwd=cwd, input=input, timeout=120)
+@pytest.fixture
+def cli():
+    """Run `python -m dynsim ARGS` in a subprocess: `cli("list", "--json", env={...})`."""
+
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            input: str | None = None) -> subprocess.CompletedProcess:
+        full_env = {**os.environ, **(env or {})}
+        return subprocess.run([sys.executable, "-m", "dynsim", *args], capture_output=True,
+                              text=True, env=full_env, cwd=cwd, input=input, timeout=300)
+
+    return run
