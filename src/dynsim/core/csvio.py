@@ -8,7 +8,6 @@ identical float64 (NaN marks output times after a trajectory failed). The file i
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -126,7 +125,8 @@ def _to_trajectories(path: Path, data: np.ndarray, states: tuple[str, ...]) -> T
     bad = np.flatnonzero((ids != np.round(ids)) | (ids < 0) | ~np.isfinite(ids))
     if bad.size:
         raise DataFileError(
-            f"{path}:{bad[0] + 2}:1: trajectory must be a whole number >= 0, got {ids[bad[0]]!r}"
+            f"{path}:{bad[0] + 2}:1: trajectory must be a whole number >= 0, "
+            f"got {float(ids[bad[0]])!r}"
         )
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
     n = len(starts)
@@ -145,6 +145,10 @@ def _to_trajectories(path: Path, data: np.ndarray, states: tuple[str, ...]) -> T
             f"has {counts[0]}; all trajectories must share one time grid"
         )
     t_count = int(counts[0])
+    if not np.isfinite(data[:, 1]).all():
+        row = int(np.flatnonzero(~np.isfinite(data[:, 1]))[0])
+        raise DataFileError(f"{path}:{row + 2}:{len(str(int(ids[row]))) + 2}: t must be a "
+                            f"finite number, got {float(data[row, 1])!r}")
     t = data[:t_count, 1]
     times = data[:, 1].reshape(n, t_count)
     mismatch = np.flatnonzero(np.any(times != t, axis=1))
@@ -153,10 +157,9 @@ def _to_trajectories(path: Path, data: np.ndarray, states: tuple[str, ...]) -> T
         j = int(np.flatnonzero(times[i] != t)[0])
         raise DataFileError(
             f"{path}:{i * t_count + j + 2}:{len(str(i)) + 2}: trajectory {i} has t = "
-            f"{times[i, j]!r} where trajectory 0 has {t[j]!r}; all trajectories must share "
+            f"{float(times[i, j])!r} where trajectory 0 has {float(t[j])!r}; all trajectories "
+            "must share "
             "one time grid"
         )
-    if not all(math.isfinite(v) for v in t.tolist()):
-        raise DataFileError(f"{path}: the t column must hold finite numbers")
     y = data[:, 2:].reshape(n, t_count, len(states))
     return Trajectories(t=t, y=y, states=states)

@@ -51,10 +51,12 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def unknown_name(kind: str, name: str, available: Iterable[str]) -> UnknownNameError:
-    """An error for an unknown `kind` name that lists what is available."""
+def unknown_name(kind: str, name: str, available: Iterable[str],
+                 owner: str = "") -> UnknownNameError:
+    """An error for an unknown `kind` name (of `owner`, if given) listing what is available."""
     names = sorted(available)
     listing = ", ".join(names) if names else "none"
+    of = f" of {owner}" if owner else ""
     return UnknownNameError(
-        f"unknown {kind} '{name}'{did_you_mean(name, names)}; available: {listing}"
+        f"unknown {kind} '{name}'{of}{did_you_mean(name, names)}; available: {listing}"
     )

@@ -174,7 +174,7 @@ class System:
         values = {name: spec.default for name, spec in self.params.items()}
         for name, value in (overrides or {}).items():
             if name not in self.params:
-                raise unknown_name(f"parameter of system '{self.name}'", name, self.params)
+                raise unknown_name("parameter", name, self.params, f"system '{self.name}'")
             if not _is_real(value) or not math.isfinite(value):
                 raise ParameterError(
                     f"parameter '{name}' of system '{self.name}' must be a finite number, "
@@ -192,5 +192,5 @@ class System:
     def state_index(self, name: str) -> int:
         """Position of state `name` in `states`."""
         if name not in self.states:
-            raise unknown_name(f"state of system '{self.name}'", name, self.states)
+            raise unknown_name("state", name, self.states, f"system '{self.name}'")
         return self.states.index(name)

@@ -1,0 +1,1 @@
+"""The foundation layer: systems, trajectories, files, scenes, plugins, errors."""
