@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +92,7 @@ def _apply_options(scene: Scene, args: argparse.Namespace) -> Scene:
         changes.update(points=int(points), t_eval=None)
     params = {**scene.params, **parse_assignments(args.param, "--param")}
     system.parameter_values(params)
-    return Scene(system=scene.system, params=params, view=scene.view, title=scene.title,
-                 description=scene.description,
-                 simulation=SimulationSpec(**{**vars(scene.simulation), **changes}))
+    return replace(scene, params=params, simulation=replace(scene.simulation, **changes))
 
 
 def _exporter_for(plugins: PluginSet, output: str) -> Exporter:

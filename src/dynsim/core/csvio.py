@@ -17,6 +17,7 @@ import numpy as np
 from dynsim.core.atomic import atomic_write
 from dynsim.core.cancel import CancelToken
 from dynsim.core.errors import DataFileError
+from dynsim.core.textfile import read_user_text
 from dynsim.core.trajectories import Trajectories
 
 FIXED_COLUMNS = ("trajectory", "t")
@@ -58,14 +59,7 @@ def read_csv(path: str | Path) -> Trajectories:
     Problems are reported as `FILE:LINE:COL: message`.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataFileError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise DataFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise DataFileError(f"{path}: cannot read: {exc.strerror}") from None
+    text = read_user_text(path, DataFileError)
     states = _parse_header(path, text.partition("\n")[0].rstrip("\r"))
     data = _parse_rows(path, text, 2 + len(states))
     return _to_trajectories(path, data, states)

@@ -34,6 +34,7 @@ from dynsim.core.plugins import active_plugins
 from dynsim.core.schema import Checker
 from dynsim.core.simulate import DEFAULT_SOLVER, get_system, simulate
 from dynsim.core.system import System
+from dynsim.core.textfile import read_user_text
 from dynsim.core.trajectories import Trajectories
 
 LIMIT_KEYS = ("xlim", "ylim", "zlim")
@@ -126,14 +127,7 @@ class Scene:
 def load_scene(path: str | Path) -> Scene:
     """Read and validate a scene file; errors say `FILE:LINE:COL` or `FILE: key.path`."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise SceneError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise SceneError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
-    except OSError as exc:
-        raise SceneError(f"{path}: cannot read: {exc.strerror}") from None
+    text = read_user_text(path, SceneError)
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
