@@ -105,3 +105,11 @@ def test_startup_never_imports_torch_or_qt(action):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_dynsim_list_does_not_import_scipy():
+    code = STARTUP_CHECK.format(action="from dynsim.cli.main import main; main(['list'])",
+                                heavy=("scipy",))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    assert out.strip().splitlines()[-1] == "[]"

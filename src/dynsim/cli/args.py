@@ -39,3 +39,14 @@ def parse_state(text: str, option: str) -> list[float]:
     if not parts:
         raise InputError(f"{option} expects comma-separated numbers, got '{text}'")
     return [parse_number(p, option) for p in parts]
+
+
+def parse_interval(text: str, option: str) -> tuple[float, float]:
+    """'-5:5' -> (-5.0, 5.0), with low < high."""
+    low, sep, high = text.partition(":")
+    if not sep:
+        raise InputError(f"{option} expects LOW:HIGH, got '{text}'")
+    lo, hi = parse_number(low.strip(), option), parse_number(high.strip(), option)
+    if not lo < hi:
+        raise InputError(f"{option} needs LOW < HIGH, got '{text}'")
+    return lo, hi

@@ -10,15 +10,14 @@ from typing import Any
 
 from dynsim.cli.args import parse_assignments, parse_number, parse_state
 from dynsim.cli.plugin_setup import load_for_command
+from dynsim.cli.target import DEFAULT_T_END, scene_for_target
 from dynsim.core.csvio import write_csv_to
 from dynsim.core.errors import InputError
 from dynsim.core.exporter import Exporter
 from dynsim.core.plugins import PluginSet
-from dynsim.core.scene import Scene, SimulationSpec, load_scene
+from dynsim.core.scene import Scene
 from dynsim.core.simulate import DEFAULT_SOLVER, get_system
 from dynsim.core.trajectories import Trajectories
-
-DEFAULT_T_END = 10.0
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -48,7 +47,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     """Build the scene from TARGET and options, run it, write the result."""
     plugins = load_for_command(args)
     exporter = _exporter_for(plugins, args.output) if args.output else None
-    scene = _apply_options(_scene_for(args.target), args)
+    scene = _apply_options(scene_for_target(args.target), args)
     traj = scene.simulate()
     if exporter is None:
         write_csv_to(traj, sys.stdout)
@@ -56,19 +55,6 @@ def run_simulate(args: argparse.Namespace) -> int:
     else:
         exporter.write(traj, Path(args.output))
     return _report_failures(traj)
-
-
-def _scene_for(target: str) -> Scene:
-    path = Path(target)
-    if path.suffix.lower() == ".toml" or path.is_file():
-        return load_scene(path)
-    system = get_system(target)
-    if system.y0 is None:
-        ics: tuple[tuple[float, ...], ...] = ()
-    else:
-        ics = (tuple(system.y0),)
-    return Scene(system=system.name, params={},
-                 simulation=SimulationSpec(t_span=(0.0, DEFAULT_T_END), initial_conditions=ics))
 
 
 def _apply_options(scene: Scene, args: argparse.Namespace) -> Scene:
