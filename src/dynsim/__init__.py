@@ -10,15 +10,16 @@ Importing dynsim never imports torch or Qt; `dynsim.learn` and `dynsim.gui` do.
 
 from dynsim.core.arrays import stack_jacobian
 from dynsim.core.atomic import atomic_write
-from dynsim.core.cancel import CancelToken, Cancelled
+from dynsim.core.cancel import Cancelled, CancelToken
 from dynsim.core.csvio import read_csv, write_csv
 from dynsim.core.errors import DynsimError
+from dynsim.core.events import Event, EventLog, leave_box
 from dynsim.core.exporter import Exporter
 from dynsim.core.hookspecs import hookimpl
 from dynsim.core.plugins import PluginSet, active_plugins, load_plugins
 from dynsim.core.scene import Scene, load_scene
 from dynsim.core.simulate import get_system as system
-from dynsim.core.simulate import simulate
+from dynsim.core.simulate import simulate, simulate_iter
 from dynsim.core.solver import Problem, Solution, Solver
 from dynsim.core.system import Param, System
 from dynsim.core.trajectories import Status, Trajectories
@@ -42,8 +43,9 @@ def exporters() -> dict[str, Exporter]:
 
 
 __all__ = [
-    "CancelToken", "Cancelled", "DynsimError", "Exporter", "Param", "PluginSet", "Problem",
-    "Scene", "Solution", "Solver", "Status", "System", "Trajectories", "__version__",
-    "active_plugins", "atomic_write", "exporters", "hookimpl", "load_plugins", "load_scene",
-    "read_csv", "simulate", "solvers", "stack_jacobian", "system", "systems", "write_csv",
+    "CancelToken", "Cancelled", "DynsimError", "Event", "EventLog", "Exporter", "Param",
+    "PluginSet", "Problem", "Scene", "Solution", "Solver", "Status", "System", "Trajectories",
+    "__version__", "active_plugins", "atomic_write", "exporters", "hookimpl", "leave_box",
+    "load_plugins", "load_scene", "read_csv", "simulate", "simulate_iter", "solvers",
+    "stack_jacobian", "system", "systems", "write_csv",
 ]

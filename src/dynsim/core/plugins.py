@@ -46,7 +46,7 @@ BUILTIN_PLUGINS = (
     "systems.hopf",
     "systems.sir",
     "systems.cubic_spiral",
-    "solvers.fixed_step",
+    "solvers.explicit_rk",
     "exporters.csv",
     "exporters.npz",
 )

@@ -1,22 +1,34 @@
-"""`simulate`: integrate a batch of initial states of a registered system."""
+"""`simulate` and `simulate_iter`: integrate a batch of initial states of a registered system."""
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from dynsim.core.cancel import CancelToken
 from dynsim.core.errors import InputError, SystemDefinitionError
+from dynsim.core.events import Event, EventLog
 from dynsim.core.plugins import active_plugins
-from dynsim.core.solver import Problem, Solver
+from dynsim.core.solver import (
+    Problem,
+    Solution,
+    Solver,
+    check_events,
+    check_step_options,
+    check_tolerances,
+)
 from dynsim.core.system import System
 from dynsim.core.trajectories import Trajectories
 
-DEFAULT_SOLVER = "rk4"
+DEFAULT_SOLVER = "dopri5"
 DEFAULT_POINTS = 1001
+DEFAULT_RTOL = 1e-6
+DEFAULT_ATOL = 1e-9
+DEFAULT_MAX_STEPS = 100_000
 
 
 def get_system(system: str | System) -> System:
@@ -43,40 +55,131 @@ def simulate(
     dt: float | None = None,
     points: int = DEFAULT_POINTS,
     t_eval: Sequence[float] | np.ndarray | None = None,
+    rtol: float | Sequence[float] = DEFAULT_RTOL,
+    atol: float | Sequence[float] = DEFAULT_ATOL,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    first_step: float | None = None,
+    min_step: float | None = None,
+    events: Sequence[Event] = (),
     cancel: CancelToken | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> Trajectories:
     """Integrate one or many initial states of `system` over `t_span`.
 
     `y0` is one state (D,) or a batch (N, D). Output times are `t_eval` if given, else
-    `points` evenly spaced times over `t_span` (which may run backwards). Returns
-    `Trajectories` with `t` (T,), `y` (N, T, D) and one status per trajectory; a trajectory
-    that fails keeps its samples up to the failure and has NaN afterwards.
+    `points` evenly spaced times over `t_span` (which may run backwards). The default
+    solver is dopri5 (adaptive: `rtol`, `atol` — numbers or one per state — `first_step`,
+    `min_step`); fixed-step solvers use `dt`. Each trajectory takes at most `max_steps`
+    steps. `events` are `dynsim.Event`s (e.g. `dynsim.leave_box(...)`), recorded in
+    `Trajectories.events`; `cancel` stops the run (unfinished trajectories end as
+    `cancelled`); `progress(fraction)` is called now and then.
+
+    Returns `Trajectories` with `t` (T,), `y` (N, T, D) and one status per trajectory; a
+    trajectory that fails keeps its samples up to the failure and has NaN afterwards.
     """
-    sys_obj = get_system(system)
-    values = sys_obj.parameter_values(params)
-    initial = as_initial_states(y0, sys_obj)
-    span = as_time_span(t_span)
-    times = output_times(span, points, t_eval)
-    if dt is not None and not (_is_number(dt) and math.isfinite(dt) and dt > 0):
-        raise InputError(f"dt must be a positive number, got {dt!r}")
-    solver_obj = get_solver(solver)
-
-    def rhs(t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
-        return sys_obj.rhs(t, y, values)
-
-    _check_rhs_shape(sys_obj, rhs, span[0], initial)
-    solution = solver_obj.solve(
-        Problem(rhs=rhs, y0=initial, t_span=span, t_eval=times, dt=dt, cancel=cancel)
-    )
-    return Trajectories(
-        t=times, y=solution.y, states=sys_obj.states, status=tuple(solution.status),
-        messages=tuple(solution.messages), system=sys_obj.name, params=values,
-        stats=solution.stats,
-    )
+    run = _Run.prepare(system, y0, t_span, params, solver, dt, points, t_eval, rtol, atol,
+                       max_steps, first_step, min_step, events, cancel, progress)
+    return run.finish(run.solver.solve(run.problem))
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+def simulate_iter(
+    system: str | System,
+    y0: Sequence[float] | Sequence[Sequence[float]] | np.ndarray,
+    t_span: Sequence[float],
+    *,
+    params: Mapping[str, float] | None = None,
+    solver: str | Solver = DEFAULT_SOLVER,
+    dt: float | None = None,
+    points: int = DEFAULT_POINTS,
+    t_eval: Sequence[float] | np.ndarray | None = None,
+    rtol: float | Sequence[float] = DEFAULT_RTOL,
+    atol: float | Sequence[float] = DEFAULT_ATOL,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    first_step: float | None = None,
+    min_step: float | None = None,
+    events: Sequence[Event] = (),
+    cancel: CancelToken | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> Iterator[Trajectories]:
+    """Like `simulate`, but yield partial `Trajectories` as they grow, the final one last.
+
+    Partial results hold NaN where nothing is computed yet (the GUI draws them while the
+    integration runs). Solvers without `iter_solve` yield only the final result. Arguments
+    are checked at once, before the first `next()`.
+    """
+    run = _Run.prepare(system, y0, t_span, params, solver, dt, points, t_eval, rtol, atol,
+                       max_steps, first_step, min_step, events, cancel, progress)
+    iter_solve = getattr(run.solver, "iter_solve", None)
+
+    def solutions() -> Iterator[Solution]:
+        if callable(iter_solve):
+            yield from iter_solve(run.problem)
+        else:
+            yield run.solver.solve(run.problem)
+
+    return (run.finish(solution) for solution in solutions())
+
+
+@dataclass(frozen=True)
+class _Run:
+    """A checked simulation request: the system, the solver and the `Problem` for it."""
+
+    system: System
+    params: Mapping[str, float]
+    solver: Solver
+    problem: Problem
+
+    @classmethod
+    def prepare(cls, system: str | System, y0: object, t_span: object,
+                params: Mapping[str, float] | None, solver: str | Solver, dt: float | None,
+                points: int, t_eval: object, rtol: object, atol: object, max_steps: int,
+                first_step: float | None, min_step: float | None, events: Sequence[Event],
+                cancel: CancelToken | None,
+                progress: Callable[[float], None] | None) -> _Run:
+        sys_obj = get_system(system)
+        values = sys_obj.parameter_values(params)
+        initial = as_initial_states(y0, sys_obj)
+        span = as_time_span(t_span)
+        times = output_times(span, points, t_eval)  # type: ignore[arg-type]
+        check_step_options(dt, max_steps, first_step, min_step)
+        rtol_arr, atol_arr = check_tolerances(rtol, atol, sys_obj.dimension)
+        bound_events = tuple(e.bind(values) for e in check_events(events))
+        if progress is not None and not callable(progress):
+            raise InputError("progress must be a callable taking the fraction done")
+        solver_obj = get_solver(solver)
+
+        def rhs(t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
+            return sys_obj.rhs(t, y, values)
+
+        jacobian = None
+        if sys_obj.jacobian is not None:
+            system_jacobian = sys_obj.jacobian
+
+            def jacobian(t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
+                return system_jacobian(t, y, values)
+
+        _check_rhs_shape(sys_obj, rhs, span[0], initial)
+        problem = Problem(
+            rhs=rhs, y0=initial, t_span=span, t_eval=times, dt=dt,
+            rtol=_scalar_or_array(rtol_arr), atol=_scalar_or_array(atol_arr),
+            max_steps=int(max_steps), first_step=first_step, min_step=min_step,
+            jacobian=jacobian, events=bound_events, cancel=cancel, progress=progress)
+        return cls(sys_obj, values, solver_obj, problem)
+
+    def finish(self, solution: Solution) -> Trajectories:
+        """The `Trajectories` of one (partial or final) solution."""
+        events = {name: EventLog(t=tuple(np.asarray(t) for t, _ in per_traj),
+                                 y=tuple(np.asarray(y) for _, y in per_traj))
+                  for name, per_traj in solution.events.items()}
+        return Trajectories(
+            t=self.problem.t_eval, y=solution.y, states=self.system.states,
+            status=tuple(solution.status), messages=tuple(solution.messages),
+            system=self.system.name, params=self.params, stats=solution.stats, events=events,
+        )
+
+
+def _scalar_or_array(values: np.ndarray) -> float | np.ndarray:
+    return float(values[0]) if np.all(values == values[0]) else values
 
 
 def as_initial_states(y0: object, system: System) -> np.ndarray:

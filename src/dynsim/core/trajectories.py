@@ -11,6 +11,7 @@ from types import MappingProxyType
 import numpy as np
 
 from dynsim.core.errors import InputError, unknown_name
+from dynsim.core.events import EventLog
 
 
 class Status(enum.StrEnum):
@@ -32,6 +33,7 @@ class Trajectories:
     `t` has shape (T,), `y` shape (N, T, D). `status[i]` says how trajectory i ended and
     `messages[i]` why, in words; output times after a failure hold NaN. `stats` maps a counter
     name (e.g. 'accepted', 'rejected', 'rhs_evaluations') to an (N,) integer array.
+    `events` maps an event name to its `EventLog` (where it fired, per trajectory).
     """
 
     t: np.ndarray
@@ -42,6 +44,7 @@ class Trajectories:
     system: str = ""
     params: Mapping[str, float] = field(default_factory=dict)
     stats: Mapping[str, np.ndarray] = field(default_factory=dict)
+    events: Mapping[str, EventLog] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         t = np.asarray(self.t, dtype=float)
@@ -64,6 +67,7 @@ class Trajectories:
         object.__setattr__(self, "messages", messages)
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
         object.__setattr__(self, "stats", MappingProxyType(dict(self.stats)))
+        object.__setattr__(self, "events", MappingProxyType(dict(self.events)))
 
     @property
     def n_trajectories(self) -> int:

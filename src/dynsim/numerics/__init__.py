@@ -1,6 +1,13 @@
-"""Numerical integration: Butcher tableaus, the stage loop and the batched integrators."""
+"""Numerical integration: Butcher tableaus, step-size control and the batched integrator.
 
-from dynsim.numerics.fixed_step import FixedStepRungeKutta
-from dynsim.numerics.tableau import ButcherTableau
+`integrate(f, y0, t_eval, tableau, ...)` runs any `ButcherTableau` on numpy arrays or torch
+tensors (`iterate` yields partial solutions); `RungeKuttaSolver` wraps a tableau as a solver
+plugin; `get_tableau("dopri5")` finds the tableau of a registered one.
+"""
 
-__all__ = ["ButcherTableau", "FixedStepRungeKutta"]
+from dynsim.numerics.engine import integrate, iterate
+from dynsim.numerics.runge_kutta import RungeKuttaSolver, get_tableau
+from dynsim.numerics.tableau import ButcherTableau, alternating_to_monomial
+
+__all__ = ["ButcherTableau", "RungeKuttaSolver", "alternating_to_monomial", "get_tableau",
+           "integrate", "iterate"]

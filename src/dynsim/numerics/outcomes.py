@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 import numpy as np
 
-from dynsim.core.solver import Solution
 from dynsim.core.trajectories import Status
 
 
@@ -17,13 +16,15 @@ class Outcomes:
         self.status = [Status.SUCCESS] * n
         self.messages = [""] * n
 
-    def end(self, indices: np.ndarray, status: Status, message: str) -> None:
-        """Record that the trajectories at `indices` ended with `status` because of `message`."""
-        for i in np.asarray(indices).tolist():
+    def end(self, indices: np.ndarray, status: Status, message: str | Sequence[str]) -> None:
+        """Record that trajectories `indices` ended with `status`; one message or one each."""
+        rows = np.asarray(indices).tolist()
+        texts = [message] * len(rows) if isinstance(message, str) else list(message)
+        for i, text in zip(rows, texts, strict=True):
             self.status[i] = status
-            self.messages[i] = message
+            self.messages[i] = text
 
-    def solution(self, y: np.ndarray, stats: Mapping[str, np.ndarray]) -> Solution:
-        """Package samples and these outcomes as a `Solution`."""
-        return Solution(y=y, status=list(self.status), messages=list(self.messages),
-                        stats=dict(stats))
+
+def state_text(y: np.ndarray) -> str:
+    """A state vector for a message: '[1.5, -2, nan]'."""
+    return "[" + ", ".join(f"{v:.6g}" for v in np.asarray(y, dtype=float).ravel()) + "]"
