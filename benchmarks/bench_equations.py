@@ -1,18 +1,19 @@
 """Equation-defined Lorenz vs the hand-written `lorenz` plugin (goal: within 1.3x).
 
-Run: `.venv/bin/python benchmarks/bench_equations.py [--quick]`. Each measurement is one
-function returning (plugin seconds, equations seconds), the best of several interleaved
-repeats; the table prints both and their ratio. Add a measurement by adding a function to
-`MEASUREMENTS`.
+Run: `.venv/bin/python benchmarks/bench_equations.py [--quick]`. The main workload is the
+solver benchmark's: 10,000 Lorenz trajectories, t in [0, 10], dopri5, rtol 1e-6, atol 1e-9,
+float64, numpy. Both systems run side by side (interleaved, best of several repeats) and the
+table prints both times and their ratio; the bare right-hand side and Jacobian on the same
+batch are timed too, to show where a difference would come from.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 
-import numpy as np
+from _timing import best_of_interleaved, table
+from bench_solvers import lorenz_states
 
 import dynsim
 from dynsim.core.expressions import equation_system
@@ -22,6 +23,7 @@ GOAL = 1.3
 
 
 def lorenz_from_equations() -> dynsim.System:
+    """The `lorenz` plugin's system, typed as equations."""
     plugin = dynsim.system("lorenz")
     return equation_system(
         "lorenz_equations", plugin.states,
@@ -30,74 +32,38 @@ def lorenz_from_equations() -> dynsim.System:
     )
 
 
-def best_of(plugin: Callable[[], object], equations: Callable[[], object], repeats: int,
-            number: int) -> tuple[float, float]:
-    """Best mean time of `number` calls of each over `repeats` interleaved runs."""
-    times: dict[Callable[[], object], list[float]] = {plugin: [], equations: []}
-    for _ in range(repeats):
-        for fn, samples in times.items():
-            start = time.perf_counter()
-            for _ in range(number):
-                fn()
-            samples.append((time.perf_counter() - start) / number)
-    return min(times[plugin]), min(times[equations])
-
-
-def states(n: int) -> np.ndarray:
-    return np.random.default_rng(0).uniform(-20.0, 20.0, size=(n, 3))
-
-
-def measure_rhs(quick: bool) -> tuple[float, float]:
+def pair(call: Callable[[dynsim.System], object], repeats: int) -> tuple[float, float]:
+    """Best times of `call(plugin)` and `call(equations)`, taking turns."""
     plugin, equations = dynsim.system("lorenz"), lorenz_from_equations()
-    y, p = states(N_TRAJECTORIES), plugin.parameter_values()
-    repeats, number = (3, 50) if quick else (9, 300)
-    return best_of(lambda: plugin.rhs(0.0, y, p), lambda: equations.rhs(0.0, y, p),
-                   repeats, number)
-
-
-def measure_jacobian(quick: bool) -> tuple[float, float]:
-    plugin, equations = dynsim.system("lorenz"), lorenz_from_equations()
-    y, p = states(N_TRAJECTORIES), plugin.parameter_values()
-    repeats, number = (3, 10) if quick else (7, 50)
-    return best_of(lambda: plugin.jacobian(0.0, y, p), lambda: equations.jacobian(0.0, y, p),
-                   repeats, number)
-
-
-def measure_simulate(quick: bool) -> tuple[float, float]:
-    equations = lorenz_from_equations()
-    y0 = states(N_TRAJECTORIES) * 0.5 + np.array([0.0, 0.0, 25.0])
-    repeats = 2 if quick else 9
-
-    def run(system: str | dynsim.System) -> Callable[[], object]:
-        return lambda: dynsim.simulate(system, y0, (0.0, 1.0), solver="rk4", dt=0.01,
-                                       points=11)
-
-    return best_of(run("lorenz"), run(equations), repeats, 1)
-
-
-MEASUREMENTS: dict[str, Callable[[bool], tuple[float, float]]] = {
-    f"rhs, y ({N_TRAJECTORIES}, 3)": measure_rhs,
-    f"jacobian, y ({N_TRAJECTORIES}, 3)": measure_jacobian,
-    f"simulate rk4, {N_TRAJECTORIES} trajectories, t in [0, 1], dt 0.01": measure_simulate,
-}
+    (t_plugin, _), (t_equations, _) = best_of_interleaved(
+        [lambda: call(plugin), lambda: call(equations)], repeats)
+    return t_plugin, t_equations
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--quick", action="store_true", help="1,000 trajectories, 1 repeat")
     quick = parser.parse_args().quick
-    width = max(len(name) for name in MEASUREMENTS)
-    print(f"{'measurement':<{width}}  {'plugin':>11}  {'equations':>11}  {'ratio':>6}")
-    for name, measure in MEASUREMENTS.items():
-        plugin, equations = measure(quick)
-        ratio = equations / plugin
-        verdict = "ok" if ratio <= GOAL else f"over {GOAL}x"
-        print(f"{name:<{width}}  {_time(plugin):>11}  {_time(equations):>11}  "
-              f"{ratio:>5.2f}x  {verdict}")
+    n = 1_000 if quick else N_TRAJECTORIES
+    y0 = lorenz_states(n)
+    p = dynsim.system("lorenz").parameter_values()
 
+    def many(function: Callable[[dynsim.System], object], number: int):
+        return lambda s: [function(s) for _ in range(number)]
 
-def _time(seconds: float) -> str:
-    return f"{seconds * 1e3:.3f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f} us"
+    workloads = {
+        f"rhs, y ({n}, 3), x100": many(lambda s: s.rhs(0.0, y0, p), 100),
+        f"jacobian, y ({n}, 3), x10": many(lambda s: s.jacobian(0.0, y0, p), 10),
+        f"simulate dopri5, {n} trajectories, t in [0, 10]": lambda s: dynsim.simulate(
+            s, y0, (0.0, 10.0), solver="dopri5", rtol=1e-6, atol=1e-9, points=101),
+    }
+    rows = []
+    for name, call in workloads.items():
+        t_plugin, t_equations = pair(call, 1 if quick else 5)
+        ratio = t_equations / t_plugin
+        rows.append([name, f"{t_plugin * 1e3:.1f} ms", f"{t_equations * 1e3:.1f} ms",
+                     f"{ratio:.2f}x", "ok" if ratio <= GOAL else f"over {GOAL}x"])
+    print(table(["workload", "plugin", "equations", "ratio", f"goal <= {GOAL}x"], rows))
 
 
 if __name__ == "__main__":
