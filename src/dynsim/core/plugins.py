@@ -46,7 +46,9 @@ BUILTIN_PLUGINS = (
     "systems.hopf",
     "systems.sir",
     "systems.cubic_spiral",
+    "systems.robertson",
     "solvers.explicit_rk",
+    "solvers.scipy_stiff",
     "exporters.csv",
     "exporters.npz",
 )

@@ -2,12 +2,18 @@
 
 `integrate(f, y0, t_eval, tableau, ...)` runs any `ButcherTableau` on numpy arrays or torch
 tensors (`iterate` yields partial solutions); `RungeKuttaSolver` wraps a tableau as a solver
-plugin; `get_tableau("dopri5")` finds the tableau of a registered one.
+plugin; `get_tableau("dopri5")` finds the tableau of a registered one. Solver plugins with
+their own stepping reuse the event root finding (`crossings`, `locate`, `time_tolerance`),
+the per-trajectory outcomes (`Outcomes`, `state_text`) and the blow-up rule
+(`BLOWUP_GROWTH`) of the engine.
 """
 
-from dynsim.numerics.engine import integrate, iterate
+from dynsim.numerics.engine import BLOWUP_GROWTH, integrate, iterate
+from dynsim.numerics.events import crossings, locate, time_tolerance
+from dynsim.numerics.outcomes import Outcomes, state_text
 from dynsim.numerics.runge_kutta import RungeKuttaSolver, get_tableau
 from dynsim.numerics.tableau import ButcherTableau, alternating_to_monomial
 
-__all__ = ["ButcherTableau", "RungeKuttaSolver", "alternating_to_monomial", "get_tableau",
-           "integrate", "iterate"]
+__all__ = ["BLOWUP_GROWTH", "ButcherTableau", "Outcomes", "RungeKuttaSolver",
+           "alternating_to_monomial", "crossings", "get_tableau", "integrate", "iterate",
+           "locate", "state_text", "time_tolerance"]
