@@ -1,11 +1,11 @@
-"""The docs cover what users rely on: every hook, the README's commands."""
+"""The docs cover what users rely on: every hook, the README's commands, the function list."""
 
 from __future__ import annotations
 
 import inspect
 from pathlib import Path
 
-from dynsim.core import hookspecs
+from dynsim.core import expressions, hookspecs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,3 +40,31 @@ def test_docs_links_resolve():
     for target in ("docs/plugins.md", "docs/scenes.md", "docs/csv.md", "docs/architecture.md",
                    "CHANGELOG.md"):
         assert target in readme and (REPO / target).is_file()
+
+
+def function_list() -> str:
+    """The allow-list as docs/equations.md shows it, generated from the code."""
+    rows = ["| function | arguments | also written |", "| --- | --- | --- |"]
+    for name in sorted(expressions.FUNCTIONS):
+        aliases = sorted(a for a, canonical in expressions.ALIASES.items() if canonical == name)
+        spelled = ", ".join(f"`{alias}`" for alias in aliases)
+        rows.append(f"| `{name}` | {expressions.FUNCTIONS[name].arity} | {spelled} |"
+                    .replace("|  |", "| |"))
+    constants = ", ".join(f"`{k}` = {v!r}" for k, v in expressions.CONSTANTS.items())
+    return "\n".join([*rows, "", f"Constants: {constants}."])
+
+
+def test_equations_md_lists_exactly_the_allowed_functions_and_constants():
+    text = (REPO / "docs" / "equations.md").read_text()
+    start = text.index("-->\n", text.index("<!-- generated from FUNCTIONS")) + 4
+    block = text[start:text.index("\n<!-- end of generated list -->")]
+    assert block == function_list(), f"replace the list in docs/equations.md by:\n" \
+                                     f"{function_list()}"
+
+
+def test_equations_md_states_the_limits_and_the_heaviside_convention():
+    text = (REPO / "docs" / "equations.md").read_text()
+    for name in ("MAX_LENGTH", "MAX_DEPTH", "MAX_NODES"):
+        assert f"| {getattr(expressions, name)} (`{name}`) |" in text, name
+    assert "**1/2 at x = 0**" in text and "**`^` means power**" in text
+    assert "](equations.md)" in (REPO / "docs" / "scenes.md").read_text()

@@ -1,7 +1,8 @@
-"""Parsing command-line values: NAME=VALUE pairs and comma-separated states."""
+"""Parsing command-line values: NAME=VALUE pairs, comma-separated states, TARGET and --eq."""
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
 
@@ -19,6 +20,33 @@ def parse_number(text: str, what: str) -> float:
     if not math.isfinite(value):
         raise InputError(f"{what}: expected a finite number, got '{text}'")
     return value
+
+
+def parse_whole_number(text: str, option: str) -> int:
+    """A whole number from `text` ('1000', '1e3'); `option` names the option in the error."""
+    value = parse_number(text, option)
+    if value != int(value):
+        raise InputError(f"{option}: expected a whole number, got '{text}'")
+    return int(value)
+
+
+def parse_tolerance(text: str, option: str) -> float | tuple[float, ...]:
+    """'1e-8' -> 1e-8; '1e-6, 1e-9' -> (1e-6, 1e-9) (one per state)."""
+    values = parse_state(text, option)
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add TARGET (optional when equations are given) and `--eq STATE=EXPRESSION`.
+
+    The command then calls `scene_for_target(args.target, args.eq, params)`.
+    """
+    parser.add_argument("target", metavar="TARGET", nargs="?",
+                        help="scene file or system name (omit it when giving --eq)")
+    parser.add_argument("--eq", action="append", default=[], metavar="STATE=EXPRESSION",
+                        help="an equation d(STATE)/dt = EXPRESSION instead of TARGET "
+                             "(repeatable, one per state, in order; its parameters need "
+                             "--param; see docs/equations.md)")
 
 
 def parse_assignments(items: list[str], option: str) -> dict[str, float]:

@@ -1,6 +1,7 @@
 """Entry point of the `dynsim` command: argument parsing, dispatch and error reporting.
 
-Every error a user can cause prints one line on stderr and exits with code 2; a simulation
+Every error a user can cause prints one line on stderr and exits with code 2 (an error in a
+typed expression adds two lines: the expression and a caret under the problem); a simulation
 in which some trajectory failed still writes its output and exits with code 1.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from dynsim.core.errors import DynsimError
 
 EXIT_OK, EXIT_FAILED_RUN, EXIT_USAGE = 0, 1, 2
+ERROR_PREFIX = "dynsim: error: "
 
 
 class UsageError(DynsimError):
@@ -57,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         return args.run(args)
     except DynsimError as exc:
-        print(f"dynsim: error: {exc}", file=sys.stderr)
+        print(error_text(exc), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("dynsim: interrupted", file=sys.stderr)
@@ -72,3 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dynsim: internal error: {type(exc).__name__}: {exc} (this is a bug; run with "
               "DYNSIM_DEBUG=1 for the traceback and report it)", file=sys.stderr)
         return EXIT_FAILED_RUN
+
+
+def error_text(exc: DynsimError) -> str:
+    """`dynsim: error: <message>`, with control characters shown as '?'.
+
+    The message's first line follows the prefix; further lines (an `ExpressionError`'s
+    expression and caret, aligned with each other) follow unchanged below it.
+    """
+    text = "".join(ch if ch.isprintable() or ch == "\n" else "?" for ch in str(exc))
+    return ERROR_PREFIX + text

@@ -8,7 +8,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from dynsim.cli.args import parse_assignments, parse_number, parse_state
+from dynsim.cli.args import (
+    add_target_arguments,
+    parse_assignments,
+    parse_number,
+    parse_state,
+    parse_tolerance,
+    parse_whole_number,
+)
 from dynsim.cli.plugin_setup import load_for_command
 from dynsim.cli.target import DEFAULT_T_END, scene_for_target
 from dynsim.core.csvio import write_csv_to
@@ -16,7 +23,7 @@ from dynsim.core.errors import InputError
 from dynsim.core.exporter import Exporter
 from dynsim.core.plugins import PluginSet
 from dynsim.core.scene import Scene
-from dynsim.core.simulate import DEFAULT_SOLVER, get_system
+from dynsim.core.simulate import DEFAULT_SOLVER
 from dynsim.core.trajectories import Trajectories
 
 
@@ -25,10 +32,11 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "simulate", parents=[common],
         help="simulate a scene file or a system; CSV to stdout or -o FILE",
-        description="TARGET is a scene file (.toml) or a system name (see 'dynsim list'). "
-                    "Options override the scene. Exit code 1 if a trajectory failed (its data "
-                    "is still written, NaN after the failure), 2 on bad input.")
-    p.add_argument("target", metavar="TARGET", help="scene file or system name")
+        description="TARGET is a scene file (.toml) or a system name (see 'dynsim list'); "
+                    "or give the equations with --eq instead. Options override the scene. "
+                    "Exit code 1 if a trajectory failed (its data is still written, NaN after "
+                    "the failure), 2 on bad input.")
+    add_target_arguments(p)
     p.add_argument("-o", "--output", metavar="OUT",
                    help="output file; the format follows the extension (.csv, .npz, ...)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -40,6 +48,11 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--solver", metavar="NAME", help=f"solver (default {DEFAULT_SOLVER})")
     p.add_argument("--dt", metavar="H", help="step size of fixed-step solvers")
     p.add_argument("--points", metavar="N", help="number of output times (default 1001)")
+    p.add_argument("--rtol", metavar="TOL", help="relative tolerance of adaptive solvers: a "
+                                                 "number or one per state ('1e-6,1e-8')")
+    p.add_argument("--atol", metavar="TOL", help="absolute tolerance of adaptive solvers: a "
+                                                 "number or one per state")
+    p.add_argument("--max-steps", metavar="N", help="most steps per trajectory")
     p.set_defaults(run=run_simulate)
 
 
@@ -47,7 +60,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     """Build the scene from TARGET and options, run it, write the result."""
     plugins = load_for_command(args)
     exporter = _exporter_for(plugins, args.output) if args.output else None
-    scene = _apply_options(scene_for_target(args.target), args)
+    params = parse_assignments(args.param, "--param")
+    scene = _apply_options(scene_for_target(args.target, args.eq, params), args, params)
     traj = scene.simulate()
     if exporter is None:
         write_csv_to(traj, sys.stdout)
@@ -57,14 +71,22 @@ def run_simulate(args: argparse.Namespace) -> int:
     return _report_failures(traj)
 
 
-def _apply_options(scene: Scene, args: argparse.Namespace) -> Scene:
-    system = get_system(scene.system)
+def _apply_options(scene: Scene, args: argparse.Namespace, params: dict[str, float]) -> Scene:
+    system = scene.get_system()
+    changes = _simulation_changes(scene, args)
+    if "initial_conditions" not in changes and not scene.simulation.initial_conditions:
+        raise InputError(f"system '{system.name}' has no example initial state; give --y0 with "
+                         f"{system.dimension} values ({', '.join(system.states)})")
+    params = {**scene.params, **params}
+    system.parameter_values(params)
+    return replace(scene, params=params, simulation=replace(scene.simulation, **changes))
+
+
+def _simulation_changes(scene: Scene, args: argparse.Namespace) -> dict[str, Any]:
+    """The [simulation] fields the options set."""
     changes: dict[str, Any] = {}
     if args.y0:
         changes["initial_conditions"] = tuple(tuple(parse_state(s, "--y0")) for s in args.y0)
-    elif not scene.simulation.initial_conditions:
-        raise InputError(f"system '{system.name}' has no example initial state; give --y0 with "
-                         f"{system.dimension} values ({', '.join(system.states)})")
     if args.t_end is not None:
         changes["t_span"] = (scene.simulation.t_span[0], parse_number(args.t_end, "--t-end"))
     if args.solver is not None:
@@ -72,13 +94,14 @@ def _apply_options(scene: Scene, args: argparse.Namespace) -> Scene:
     if args.dt is not None:
         changes["dt"] = parse_number(args.dt, "--dt")
     if args.points is not None:
-        points = parse_number(args.points, "--points")
-        if points != int(points):
-            raise InputError(f"--points: expected a whole number, got '{args.points}'")
-        changes.update(points=int(points), t_eval=None)
-    params = {**scene.params, **parse_assignments(args.param, "--param")}
-    system.parameter_values(params)
-    return replace(scene, params=params, simulation=replace(scene.simulation, **changes))
+        changes.update(points=parse_whole_number(args.points, "--points"), t_eval=None)
+    for option in ("rtol", "atol"):
+        text = getattr(args, option)
+        if text is not None:
+            changes[option] = parse_tolerance(text, f"--{option}")
+    if args.max_steps is not None:
+        changes["max_steps"] = parse_whole_number(args.max_steps, "--max-steps")
+    return changes
 
 
 def _exporter_for(plugins: PluginSet, output: str) -> Exporter:

@@ -11,10 +11,17 @@ initial_conditions = [[2.0, 1.0]] # optional if the system has an example y0
 solver = "rk4"                    # optional
 dt = 0.01                         # optional (fixed-step methods)
 points = 1001                     # optional; or t_eval = [...]
+rtol = 1e-6                       # optional, also atol: a number or one per state
+max_steps = 100000                # optional
 [view]                            # optional
 axes = ["x", "y"]                 # 2 or 3 state names
 xlim = [0.0, 5.0]                 # optional, also ylim and zlim
 ```
+
+A [system] table with `equations` (and optional `states`, `title`, `description`) defines an
+equation system instead (docs/equations.md); its `params` are plain numbers and name every
+parameter. Its equations win over a registered system of the same name inside the scene, so
+a shared scene means the same on every machine, whatever plugins are installed.
 """
 
 from __future__ import annotations
@@ -29,20 +36,27 @@ from typing import Any
 
 from dynsim.core.atomic import atomic_write
 from dynsim.core.cancel import CancelToken
-from dynsim.core.errors import DynsimError, SceneError
+from dynsim.core.errors import DynsimError, InputError, SceneError
+from dynsim.core.expressions import ExpressionError, equation_system
 from dynsim.core.plugins import active_plugins
-from dynsim.core.schema import Checker
-from dynsim.core.simulate import DEFAULT_SOLVER, get_system, simulate
+from dynsim.core.schema import Checker, type_name
+from dynsim.core.simulate import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_SOLVER, get_system, simulate
+from dynsim.core.solver import check_tolerances
 from dynsim.core.system import System
 from dynsim.core.textfile import read_user_text
 from dynsim.core.trajectories import Trajectories
 
 LIMIT_KEYS = ("xlim", "ylim", "zlim")
+EQUATION_KEYS = ("states", "equations", "title", "description")
+"""Keys of [system] that only an equation system takes."""
+
+Tolerance = float | tuple[float, ...]
+"""`rtol` or `atol`: one number for every state, or one per state."""
 
 
 @dataclass(frozen=True)
 class SimulationSpec:
-    """The [simulation] table."""
+    """The [simulation] table (None: the `simulate` default)."""
 
     t_span: tuple[float, float]
     initial_conditions: tuple[tuple[float, ...], ...]
@@ -50,6 +64,18 @@ class SimulationSpec:
     dt: float | None = None
     points: int | None = None
     t_eval: tuple[float, ...] | None = None
+    rtol: Tolerance | None = None
+    atol: Tolerance | None = None
+    max_steps: int | None = None
+
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments of `simulate` this table sets."""
+        out: dict[str, Any] = {"solver": self.solver, "dt": self.dt}
+        for key in ("points", "t_eval", "rtol", "atol", "max_steps"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
 
 
 @dataclass(frozen=True)
@@ -64,31 +90,83 @@ class ViewSpec:
 
 
 @dataclass(frozen=True)
-class Scene:
-    """A loaded scene: a system with parameter values, a simulation and a view."""
+class EquationSource:
+    """The text of an equation system as written, kept so that a scene saves it exactly.
 
-    system: str
+    `equations` maps each state to the right-hand side of d(state)/dt; `states` gives their
+    order (empty: the order of `equations`). `title` and `description` are the system's.
+    """
+
+    states: tuple[str, ...]
+    equations: Mapping[str, str]
+    title: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "states", tuple(self.states))
+        object.__setattr__(self, "equations", MappingProxyType(dict(self.equations)))
+
+    def build(self, name: str, params: Mapping[str, float], *,
+              prefix: str = "system") -> System:
+        """The `System` called `name` with `params` (name -> value) as its parameters.
+
+        Raises `ExpressionError` whose key starts with `prefix` (`system.equations.x`).
+        """
+        # Python's parser refuses leading blanks ("unexpected indent"), which a multi-line
+        # TOML string easily has; they are dropped here and kept in `equations` for saving.
+        stripped = {state: text.lstrip() if isinstance(text, str) else text
+                    for state, text in self.equations.items()}
+        return equation_system(name, self.states or None, stripped, params, title=self.title,
+                               description=self.description, key=f"{prefix}.equations",
+                               states_key=f"{prefix}.states", params_key=f"{prefix}.params")
+
+
+@dataclass(frozen=True, eq=False)
+class Scene:
+    """A loaded scene: a system with parameter values, a simulation and a view.
+
+    `system` is a registered system's name, or a `System`. With `equations`, the scene holds
+    an equation system: given a name, the `System` is built from `equations` and `params`
+    (which then name every parameter). Scenes compare equal when they would save the same
+    file.
+    """
+
+    system: str | System
     params: Mapping[str, float]
     simulation: SimulationSpec
     view: ViewSpec = field(default_factory=ViewSpec)
     title: str = ""
     description: str = ""
+    equations: EquationSource | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+        if self.equations is not None and isinstance(self.system, str):
+            object.__setattr__(self, "system", self.equations.build(self.system, self.params))
+
+    @property
+    def system_name(self) -> str:
+        """The name of the scene's system."""
+        return self.system.name if isinstance(self.system, System) else self.system
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Scene):
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    def _identity(self) -> tuple[Any, ...]:
+        return (self.system_name, dict(self.params), self.simulation, self.view, self.title,
+                self.description, self.equations)
 
     def get_system(self) -> System:
-        """The registered `System` this scene uses."""
+        """The `System` this scene uses (registered, or built from its equations)."""
         return get_system(self.system)
 
     def simulate(self, *, cancel: CancelToken | None = None) -> Trajectories:
         """Run the scene's simulation."""
         sim = self.simulation
-        extra: dict[str, Any] = {"t_eval": sim.t_eval} if sim.t_eval is not None else {}
-        if sim.points is not None:
-            extra["points"] = sim.points
         return simulate(self.system, sim.initial_conditions, sim.t_span, params=self.params,
-                        solver=sim.solver, dt=sim.dt, cancel=cancel, **extra)
+                        cancel=cancel, **sim.options())
 
     def replace_simulation(self, **changes: Any) -> Scene:
         """A copy with fields of the [simulation] table changed."""
@@ -101,12 +179,12 @@ class Scene:
             doc["title"] = self.title
         if self.description:
             doc["description"] = self.description
-        doc["system"] = {"name": self.system, "params": dict(self.params)}
+        doc["system"] = self._system_dict()
         sim = self.simulation
         doc["simulation"] = {"t_span": list(sim.t_span),
                              "initial_conditions": [list(ic) for ic in sim.initial_conditions],
                              "solver": sim.solver}
-        for key in ("dt", "points", "t_eval"):
+        for key in ("dt", "points", "t_eval", "rtol", "atol", "max_steps"):
             value = getattr(sim, key)
             if value is not None:
                 doc["simulation"][key] = list(value) if isinstance(value, tuple) else value
@@ -115,6 +193,18 @@ class Scene:
         if view:
             doc["view"] = view
         return doc
+
+    def _system_dict(self) -> dict[str, Any]:
+        source = self.equations
+        if source is None:
+            return {"name": self.system_name, "params": dict(self.params)}
+        table: dict[str, Any] = {"name": self.system_name}
+        table.update({k: getattr(source, k) for k in ("title", "description")
+                      if getattr(source, k)})
+        table["states"] = list(source.states)
+        table["equations"] = dict(source.equations)
+        table["params"] = self.get_system().parameter_values(self.params)
+        return table
 
     def save(self, path: str | Path) -> None:
         """Write the scene as TOML, atomically; `load_scene` reads it back equal."""
@@ -125,7 +215,11 @@ class Scene:
 
 
 def load_scene(path: str | Path) -> Scene:
-    """Read and validate a scene file; errors say `FILE:LINE:COL` or `FILE: key.path`."""
+    """Read and validate a scene file; errors say `FILE:LINE:COL` or `FILE: key.path`.
+
+    An equation that does not compile raises a `SceneError` that is also an
+    `ExpressionError`: its message shows the expression with a caret under the problem.
+    """
     path = Path(path)
     text = read_user_text(path, SceneError)
     try:
@@ -154,13 +248,26 @@ def scene_from_dict(document: Mapping[str, Any], source: str = "<scene>") -> Sce
     title = check.string(doc["title"], "title") if "title" in doc else ""
     description = check.string(doc["description"], "description") if "description" in doc \
         else ""
-    system_table = check.table(doc["system"], "system", ("name", "params"), required=("name",))
-    system = _checked_system(check, check.string(system_table["name"], "system.name"))
-    params = _checked_params(check, system, system_table.get("params", {}))
+    system, params, equations = _checked_system_table(check, doc["system"])
     simulation = _checked_simulation(check, system, doc["simulation"])
     view = _checked_view(check, system, doc.get("view", {}))
-    return Scene(system=system.name, params=params, simulation=simulation, view=view,
-                 title=title, description=description)
+    return Scene(system=system if equations else system.name, params=params,
+                 simulation=simulation, view=view, title=title, description=description,
+                 equations=equations)
+
+
+def _checked_system_table(check: Checker, value: object) -> tuple[System, dict[str, float],
+                                                                   EquationSource | None]:
+    table = check.table(value, "system", ("name", "params", *EQUATION_KEYS), required=("name",))
+    name = check.string(table["name"], "system.name")
+    if "equations" in table or "states" in table:
+        return _checked_equations(check, name, table)
+    for key in EQUATION_KEYS:
+        if key in table:
+            raise check.error(f"system.{key}", "only an equation system (a [system] table "
+                                               "with equations) takes this key")
+    system = _checked_system(check, name)
+    return system, _checked_params(check, system, table.get("params", {})), None
 
 
 def _checked_system(check: Checker, name: str) -> System:
@@ -181,8 +288,33 @@ def _checked_params(check: Checker, system: System, value: object) -> dict[str, 
     return params
 
 
+def _checked_equations(check: Checker, name: str, table: Mapping[str, Any]) -> tuple[
+        System, dict[str, float], EquationSource]:
+    if "equations" not in table:
+        raise check.error("system.equations", "missing (required with system.states)")
+    equations = check.mapping(table["equations"], "system.equations")
+    for state, text in equations.items():
+        if not isinstance(text, str):
+            raise check.error(f"system.equations.{state}", "expected the right-hand side as "
+                              f"a string (in quotes), got {type_name(text)}")
+    states = check.strings(table["states"], "system.states") if "states" in table else ()
+    params = {k: check.number(v, f"system.params.{k}")
+              for k, v in check.mapping(table.get("params", {}), "system.params").items()}
+    extra = {k: check.string(table[k], f"system.{k}") for k in ("title", "description")
+             if k in table}
+    source = EquationSource(states, equations, **extra)
+    try:
+        system = source.build(name, params)
+    except ExpressionError as exc:
+        # key "system": the System itself refused, and only its name is left unchecked
+        raise check.expression_error(exc, "system.name" if exc.key == "system" else exc.key) \
+            from None
+    return system, params, replace(source, states=system.states)
+
+
 def _checked_simulation(check: Checker, system: System, value: object) -> SimulationSpec:
-    keys = ("t_span", "initial_conditions", "solver", "dt", "points", "t_eval")
+    keys = ("t_span", "initial_conditions", "solver", "dt", "points", "t_eval", "rtol", "atol",
+            "max_steps")
     table = check.table(value, "simulation", keys, required=("t_span",))
     t_span = check.numbers(table["t_span"], "simulation.t_span", 2)
     if t_span[0] == t_span[1]:
@@ -199,18 +331,61 @@ def _checked_simulation(check: Checker, system: System, value: object) -> Simula
         active_plugins().get("solvers", solver)
     except DynsimError as exc:
         raise check.error("simulation.solver", str(exc)) from None
-    dt = None
+    return SimulationSpec(t_span=t_span, initial_conditions=ics, solver=solver,
+                          **_checked_steps(check, table), **_checked_output(check, table),
+                          **_checked_tolerances(check, system, table))
+
+
+def _checked_steps(check: Checker, table: Mapping[str, Any]) -> dict[str, Any]:
+    """`dt` and `max_steps`."""
+    out: dict[str, Any] = {}
     if "dt" in table:
-        dt = check.number(table["dt"], "simulation.dt")
-        if dt <= 0:
-            raise check.error("simulation.dt", f"must be positive, got {dt:g}")
-    points = check.integer(table["points"], "simulation.points", 2) if "points" in table \
-        else None
-    t_eval = check.numbers(table["t_eval"], "simulation.t_eval") if "t_eval" in table else None
-    if points is not None and t_eval is not None:
+        out["dt"] = check.number(table["dt"], "simulation.dt")
+        if out["dt"] <= 0:
+            raise check.error("simulation.dt", f"must be positive, got {out['dt']:g}")
+    if "max_steps" in table:
+        out["max_steps"] = check.integer(table["max_steps"], "simulation.max_steps", 1)
+    return out
+
+
+def _checked_output(check: Checker, table: Mapping[str, Any]) -> dict[str, Any]:
+    """`points` or `t_eval`."""
+    if "points" in table and "t_eval" in table:
         raise check.error("simulation.t_eval", "give either points or t_eval, not both")
-    return SimulationSpec(t_span=t_span, initial_conditions=ics, solver=solver, dt=dt,
-                          points=points, t_eval=t_eval)
+    if "points" in table:
+        return {"points": check.integer(table["points"], "simulation.points", 2)}
+    if "t_eval" in table:
+        return {"t_eval": check.numbers(table["t_eval"], "simulation.t_eval")}
+    return {}
+
+
+def _checked_tolerances(check: Checker, system: System,
+                        table: Mapping[str, Any]) -> dict[str, Tolerance]:
+    """`rtol` and `atol`: each a number or one number per state, >= 0, not both zero."""
+    out = {key: _checked_tolerance(check, system, table[key], f"simulation.{key}")
+           for key in ("rtol", "atol") if key in table}
+    try:
+        check_tolerances(out.get("rtol", DEFAULT_RTOL), out.get("atol", DEFAULT_ATOL),
+                         system.dimension)
+    except InputError as exc:
+        raise check.error(f"simulation.{next(iter(out))}", str(exc)) from None
+    return out
+
+
+def _checked_tolerance(check: Checker, system: System, value: object, path: str) -> Tolerance:
+    if not isinstance(value, list):
+        number = check.number(value, path)
+        if number < 0:
+            raise check.error(path, f"must be >= 0, got {number:g}")
+        return number
+    if len(value) != system.dimension:
+        raise check.error(path, f"expected a number, or {system.dimension} numbers (one per "
+                                f"state: {', '.join(system.states)}), got {len(value)}")
+    numbers = check.numbers(value, path)
+    for i, number in enumerate(numbers):
+        if number < 0:
+            raise check.error(f"{path}[{i}]", f"must be >= 0, got {number:g}")
+    return numbers
 
 
 def _checked_initial_conditions(check: Checker, system: System,

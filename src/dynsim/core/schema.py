@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dynsim.core.errors import SceneError, did_you_mean
+from dynsim.core.expressions import ExpressionError
 
 
 def type_name(value: object) -> str:
@@ -25,6 +26,23 @@ def type_name(value: object) -> str:
     return type(value).__name__
 
 
+class SceneExpressionError(ExpressionError, SceneError):
+    """An expression in a scene file that does not compile.
+
+    `str()` is `FILE: key: message`, then the expression and a caret (see `ExpressionError`);
+    `source` is the file, `key` the key path such as `system.equations.omega`.
+    """
+
+    def __init__(self, message: str, *, key: str = "", expression: str = "",
+                 column: int | None = None, source: str = "") -> None:
+        super().__init__(message, key=key, expression=expression, column=column)
+        self.source = source
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{self.source}: {text}" if self.source else text
+
+
 class Checker:
     """Validates parts of one parsed TOML document; errors start with `prefix`."""
 
@@ -35,11 +53,21 @@ class Checker:
         """A `SceneError` for the value at key `path`."""
         return SceneError(f"{self.prefix}: {path}: {message}")
 
+    def expression_error(self, error: ExpressionError, path: str) -> SceneExpressionError:
+        """`error`, about the expression at key `path`, with the file in front."""
+        return SceneExpressionError(error.message, key=path, expression=error.expression,
+                                    column=error.column, source=self.prefix)
+
+    def mapping(self, value: object, path: str) -> Mapping[str, Any]:
+        """A table with any keys."""
+        if not isinstance(value, Mapping):
+            raise self.error(path, f"expected a table, got {type_name(value)}")
+        return value
+
     def table(self, value: object, path: str, allowed: Sequence[str],
               required: Sequence[str] = ()) -> Mapping[str, Any]:
         """A table holding only `allowed` keys and all of `required`."""
-        if not isinstance(value, Mapping):
-            raise self.error(path, f"expected a table, got {type_name(value)}")
+        value = self.mapping(value, path)
         for key in value:
             if key not in allowed:
                 raise self.error(
