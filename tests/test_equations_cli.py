@@ -216,3 +216,11 @@ def test_control_characters_in_messages_are_not_sent_to_the_terminal(cli, tmp_pa
     result = cli("simulate", str(scene), cwd=tmp_path)
     assert result.returncode == 2
     assert "\x1b" not in result.stderr and "system.?[2J: unknown key" in result.stderr
+
+
+def test_a_domain_error_is_one_warning_line_without_numpy_noise(cli, tmp_path):
+    result = cli("simulate", "--eq", "x=-log(x - 2)", "--y0", "1", "--t-end", "1",
+                 cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "non_finite" in lines[0] and "RuntimeWarning" not in result.stderr

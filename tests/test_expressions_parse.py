@@ -278,3 +278,11 @@ def test_to_text_is_canonical_and_parses_back(text, canonical):
     expr = parse_expression(text, NAMES)
     assert to_text(expr) == canonical
     assert parse_expression(to_text(expr), NAMES) == expr
+
+
+def test_leading_blanks_and_line_breaks_are_allowed_and_columns_stay_true():
+    expr = parse_expression("\n    a*x\n    - b", {"a", "x", "b"})
+    assert to_text(expr) == "a*x - b"
+    with pytest.raises(ExpressionError) as caught:
+        parse_expression("   a*q", {"a"}, key="k")
+    assert caught.value.column == 6 and "unknown name 'q'" in str(caught.value)

@@ -113,8 +113,7 @@ def _split(items: Sequence[str]) -> list[_Equation]:
         if any(eq.state == state for eq in equations):
             raise ExpressionError(f"a second equation for state '{state}' (one --eq per "
                                   "state)", key=OPTION, expression=item, column=column)
-        expression = text.lstrip()
-        equations.append(_Equation(item, state, expression, len(item) - len(expression)))
+        equations.append(_Equation(item, state, text, len(lhs) + 1))
     return equations
 
 

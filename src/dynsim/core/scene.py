@@ -112,11 +112,8 @@ class EquationSource:
 
         Raises `ExpressionError` whose key starts with `prefix` (`system.equations.x`).
         """
-        # Python's parser refuses leading blanks ("unexpected indent"), which a multi-line
-        # TOML string easily has; they are dropped here and kept in `equations` for saving.
-        stripped = {state: text.lstrip() if isinstance(text, str) else text
-                    for state, text in self.equations.items()}
-        return equation_system(name, self.states or None, stripped, params, title=self.title,
+        return equation_system(name, self.states or None, dict(self.equations), params,
+                               title=self.title,
                                description=self.description, key=f"{prefix}.equations",
                                states_key=f"{prefix}.states", params_key=f"{prefix}.params")
 

@@ -79,7 +79,9 @@ def simulate(
     """
     run = _Run.prepare(system, y0, t_span, params, solver, dt, points, t_eval, rtol, atol,
                        max_steps, first_step, min_step, events, cancel, progress)
-    return run.finish(run.solver.solve(run.problem))
+    with np.errstate(all="ignore"):  # overflow and NaN become statuses, not warnings
+        solution = run.solver.solve(run.problem)
+    return run.finish(solution)
 
 
 def simulate_iter(
@@ -111,13 +113,19 @@ def simulate_iter(
                        max_steps, first_step, min_step, events, cancel, progress)
     iter_solve = getattr(run.solver, "iter_solve", None)
 
-    def solutions() -> Iterator[Solution]:
-        if callable(iter_solve):
-            yield from iter_solve(run.problem)
-        else:
-            yield run.solver.solve(run.problem)
+    parts = (iter_solve(run.problem) if callable(iter_solve)
+             else (run.solver.solve(run.problem) for _ in range(1)))
+    return (run.finish(solution) for solution in _quietly(parts))
 
-    return (run.finish(solution) for solution in solutions())
+
+def _quietly(parts: Iterator[Solution]) -> Iterator[Solution]:
+    """Advance `parts` with numpy's floating-point warnings off (failures are statuses)."""
+    while True:
+        with np.errstate(all="ignore"):
+            part = next(parts, None)
+        if part is None:
+            return
+        yield part
 
 
 @dataclass(frozen=True)
@@ -238,7 +246,8 @@ def output_times(span: tuple[float, float], points: int,
 def _check_rhs_shape(system: System, rhs: object, t0: float, y0: np.ndarray) -> None:
     """Catch a right-hand side that returns the wrong shape before any integration."""
     try:
-        out = np.asarray(rhs(t0, y0))  # type: ignore[operator]
+        with np.errstate(all="ignore"):  # non-finite values are the solver's to report
+            out = np.asarray(rhs(t0, y0))  # type: ignore[operator]
     except Exception:
         return  # the solver reports it per trajectory as rhs_error
     if out.shape != y0.shape:

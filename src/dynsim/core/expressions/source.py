@@ -3,7 +3,8 @@
 - Only printable ASCII, spaces, tabs and line breaks are accepted (names are ASCII
   identifiers); a non-ASCII character is reported with a hint when it looks like an ASCII
   one (`−` for `-`, `×` for `*`, `θ` for `theta`, ...).
-- Tabs and line breaks count as spaces, so an expression may span lines in a scene file.
+- Tabs and line breaks count as spaces, so an expression may span lines in a scene file;
+  leading blanks are skipped (Python's parser would call them an indent).
 - `^` means power, as in XPPAUT and MATLAB: it is replaced by `**` before parsing (so it
   binds like `**`: `-x^2` is `-(x^2)` and `2^3^2` is `2^9`), and columns in error messages
   still point into the text as written.
@@ -77,7 +78,8 @@ def prepare(text: object, key: str) -> Source:
         raise raw.error(f"brackets nested too deeply (more than {MAX_DEPTH} levels)", overflow)
     python: list[str] = []
     origin: list[int] = []
-    for index, char in enumerate(text):
+    first = len(text) - len(text.lstrip())
+    for index, char in enumerate(text[first:], start=first):
         replacement = "**" if char == "^" else " " if char in "\t\n\r" else char
         python.append(replacement)
         origin.extend([index] * len(replacement))
