@@ -10,7 +10,8 @@ A solver is any object with
    then and has NaN after; the other trajectories go on;
 4. checks `problem.cancel` between steps and ends unfinished trajectories as `cancelled`;
    calls `problem.progress(fraction)` now and then if it is given (fraction of the time
-   span done by the slowest unfinished trajectory; 1.0 at the end);
+   span done by the slowest unfinished trajectory, or, for a solver that integrates the
+   trajectories one after another, the fraction of the whole batch done; 1.0 at the end);
 5. may also offer `iter_solve(problem) -> Iterator[Solution]`, yielding partial solutions
    (NaN where not yet computed, `progress` < 1) as the integration advances and the final
    solution last; `dynsim.simulate_iter` uses it to draw trajectories while they grow.
