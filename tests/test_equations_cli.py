@@ -224,3 +224,17 @@ def test_a_domain_error_is_one_warning_line_without_numpy_noise(cli, tmp_path):
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "non_finite" in lines[0] and "RuntimeWarning" not in result.stderr
+
+
+def test_analyze_equations_from_the_command_line(cli, tmp_path):
+    pendulum = ("analyze", "--eq", "theta=omega", "--eq", "omega=-g*sin(theta) - c*omega",
+                "--param", "g=9.81", "--param", "c=0.5")
+    result = cli(*pendulum, "--box", "theta=-1:4", "--box", "omega=-3:3", "--json",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    found = {round(e["state"]["theta"], 6): e["classification"]
+             for e in json.loads(result.stdout)["equilibria"]}
+    assert found == {0.0: "stable focus", round(math.pi, 6): "saddle"}
+    unbounded = cli(*pendulum, cwd=tmp_path)
+    assert unbounded.returncode == 2
+    assert "--box STATE=LOW:HIGH" in unbounded.stderr and "theta, omega" in unbounded.stderr

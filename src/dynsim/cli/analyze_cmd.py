@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dynsim.cli.args import parse_assignments, parse_interval, parse_number, parse_state
+from dynsim.cli.args import (
+    add_target_arguments,
+    parse_assignments,
+    parse_interval,
+    parse_number,
+    parse_state,
+)
 from dynsim.cli.plugin_setup import load_for_command
 from dynsim.cli.target import scene_for_target
 from dynsim.core.atomic import atomic_write
@@ -35,7 +41,7 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         "analyze", parents=[common], help="equilibria of a scene or system, with stability",
         description="Find the equilibria in a box (the system's bounds, narrowed by a scene's "
                     "view limits and --box) and classify them.")
-    p.add_argument("target", metavar="TARGET", help="scene file or system name")
+    add_target_arguments(p)
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="set a parameter (repeatable)")
     p.add_argument("--box", action="append", default=[], metavar="STATE=LOW:HIGH",
@@ -73,8 +79,9 @@ def run_analyze(args: argparse.Namespace) -> int:
 
     _check_outputs(args)
     load_for_command(args)
-    scene = scene_for_target(args.target)
-    params = {**scene.params, **parse_assignments(args.param, "--param")}
+    overrides = parse_assignments(args.param, "--param")
+    scene = scene_for_target(args.target, args.eq, overrides)
+    params = {**scene.params, **overrides}
     box = _box(scene, args.box)
     times = _times(args)
     search = find_equilibria(scene.system, params=params, box=box,
@@ -299,6 +306,10 @@ def _box(scene: Scene, items: list[str]) -> dict[str, tuple[float, float]]:
         name, _, text = item.partition("=")
         system.state_index(name.strip())
         box[name.strip()] = parse_interval(text, f"--box {name.strip()}")
+    missing = [state for state in system.states if state not in box]
+    if missing:
+        raise InputError(f"system '{system.name}' has no default range for "
+                         f"{', '.join(missing)}; give one with --box STATE=LOW:HIGH for each")
     return box
 
 
