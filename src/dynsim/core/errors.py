@@ -29,6 +29,14 @@ class InputError(DynsimError, ValueError):
     """Bad simulation input: initial conditions, time span, output times, step size."""
 
 
+class IntegrationError(DynsimError, RuntimeError):
+    """A differentiable integration (`dynsim.learn.odeint`) failed.
+
+    Blow-up, non-finite values, max steps or a step size below the minimum; batched
+    `simulate` runs report such failures per trajectory instead.
+    """
+
+
 class PluginError(DynsimError):
     """A plugin could not be loaded or its registrations conflict."""
 

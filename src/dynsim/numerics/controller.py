@@ -88,12 +88,21 @@ def error_norm(e: Array, e_low: Array | None, stages: Array, y: Array, y_new: Ar
         return backend.host(row_sums(err, d, ones)).astype(np.float64, copy=False)
 
     main = squares(e)
-    if e_low is None:
-        main /= d
+    return combine_error(main, None if e_low is None else squares(e_low), d)
+
+
+def combine_error(main: np.ndarray, low: np.ndarray | None,
+                  count: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Error norms and their finiteness from sums of squared scaled errors over `count` values.
+
+    `main` holds sum((err / scale)^2) of the main estimate, `low` that of the lower-order one
+    (DOP853) or None: the RMS norm, or Hairer's combination |e|^2 / sqrt(|e|^2 + 0.01 |e_low|^2).
+    """
+    if low is None:
+        main = main / count
         return np.sqrt(main, out=main), np.isfinite(main)
-    low = squares(e_low)
     with np.errstate(invalid="ignore", divide="ignore"):
-        combined = main / np.sqrt((main + 0.01 * low) * d)
+        combined = main / np.sqrt((main + 0.01 * low) * count)
     return np.where(main == 0.0, 0.0, combined), np.isfinite(main) & np.isfinite(low)
 
 
@@ -110,9 +119,11 @@ def row_sums(flat: Array, d: int, ones: Array) -> Array:
 class PIController:
     """The PI step-size controller for a method whose error estimate has `error_order`."""
 
-    def __init__(self, error_order: int) -> None:
+    def __init__(self, error_order: int, beta1: float = BETA1, beta2: float = BETA2) -> None:
+        """Gains `beta1`, `beta2` (divided by k); `beta1=1, beta2=0` is the I controller of
+        scipy's RK45 and torchdiffeq (h_new = h * SAFETY * err^(-1/k))."""
         k = error_order + 1
-        self.beta1, self.beta2, self.reject_exponent = BETA1 / k, BETA2 / k, 1.0 / k
+        self.beta1, self.beta2, self.reject_exponent = beta1 / k, beta2 / k, 1.0 / k
 
     @staticmethod
     def initial_memory(m: int) -> np.ndarray:
@@ -160,21 +171,32 @@ def initial_step(backend: Backend, f: Any, t0: float, y0: Array, f0: Array, span
         y0, f0 = backend.detach(y0), backend.detach(f0)
         sc = tol.scale(y0, y0).reshape(m, d)
 
-        def rms(x: Array) -> np.ndarray:
-            return np.sqrt(np.mean(backend.host((x / sc) ** 2).astype(np.float64), axis=1))
+        def rms(x: Array) -> np.ndarray:  # over the last axis (one host copy)
+            return np.sqrt(np.mean(backend.host((x / sc) ** 2).astype(np.float64), axis=-1))
 
-        d0, d1 = rms(y0), rms(f0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            h0 = np.where((d0 < 1e-5) | (d1 < 1e-5), 1e-6, 0.01 * d0 / d1)
-        h0 = np.fmin(h0, abs(span))
+        d0, d1 = rms(backend.xp.stack([y0, f0]))
+        h0 = initial_guess(d0, d1, span)
         direction = math.copysign(1.0, span)
         h0_col = backend.from_host(direction * h0)[:, None]
         f1 = f(np.full(m, t0) + direction * h0, y0 + h0_col * f0)
         d2 = rms(backend.detach(f1) - f0) / h0
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            big = np.fmax(d1, d2)
-            h1 = np.where(big <= 1e-15, np.maximum(1e-6, h0 * 1e-3),
-                          (0.01 / big) ** (1.0 / (error_order + 1)))
+    return initial_choice(h0, d1, d2, error_order, span)
+
+
+def initial_guess(d0: np.ndarray, d1: np.ndarray, span: float) -> np.ndarray:
+    """Hairer's first guess h0 = 0.01 |y0| / |f0| (scaled RMS norms `d0`, `d1`), host |h|."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h0 = np.where((d0 < 1e-5) | (d1 < 1e-5), 1e-6, 0.01 * d0 / d1)
+    return np.fmin(h0, abs(span))
+
+
+def initial_choice(h0: np.ndarray, d1: np.ndarray, d2: np.ndarray, error_order: int,
+                   span: float) -> np.ndarray:
+    """Hairer's initial |h| from the guess `h0`, |f0| (`d1`) and |f1 - f0| / h0 (`d2`)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        big = np.fmax(d1, d2)
+        h1 = np.where(big <= 1e-15, np.maximum(1e-6, h0 * 1e-3),
+                      (0.01 / big) ** (1.0 / (error_order + 1)))
     return np.fmin(np.fmin(100 * h0, h1), abs(span))
 
 

@@ -47,3 +47,14 @@ class DenseStep:
         for p in range(q.shape[1] - 2, -1, -1):
             value = value * th + q[:, p]
         return (value * th).reshape(m, d) + y
+
+
+def stage_weights(coefficients: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Host (J, m) weights w with y(t + theta_i h) = y + h sum_j k_j w[j, i], for `theta` (m,).
+
+    The same interpolant as `DenseStep`, written as stage weights: for a single system a
+    few output times cost one matrix product over the stages.
+    """
+    powers = np.power.outer(np.asarray(theta, dtype=np.float64),
+                            np.arange(1, coefficients.shape[1] + 1))
+    return coefficients @ powers.T
