@@ -281,3 +281,64 @@ def test_cuda_tensors_stay_on_the_device():
     assert out.device == y0.device
     out.sum().backward()
     assert y0.grad.device == y0.device
+
+
+@pytest.mark.parametrize("error", [0.0, 1e-9, 0.3, 1.0, 2.5, 1e12, math.inf, math.nan])
+@pytest.mark.parametrize("capped", [False, True])
+def test_step_factor_is_the_numerics_i_controller(error, capped):
+    """The stepper's host-float controller is `PIController` with gains 1 and 0."""
+    np = pytest.importorskip("numpy")
+    from dynsim.learn.stepper import step_factor
+    from dynsim.numerics import controller as ctl
+
+    order = 4
+    rows = np.zeros(1, dtype=np.int64)
+    none = np.zeros(0, dtype=np.int64)
+    for rejected in (rows, none):
+        expected, _ = ctl.PIController(order, beta1=1.0, beta2=0.0).factors(
+            np.array([error]), ctl.PIController.initial_memory(1), rejected,
+            rows if capped else none)
+        got = step_factor(error, 1.0 / (order + 1), capped)
+        assert got == pytest.approx(float(expected[0]), rel=1e-12)
+
+
+@pytest.mark.parametrize("method", explicit_methods())
+def test_dense_output_rows_are_the_methods_interpolant(method):
+    """The stepper's Bernstein rows give the same interpolant as `stage_weights`."""
+    np = pytest.importorskip("numpy")
+    from dynsim.learn.options import settings
+    from dynsim.learn.stepper import Method
+    from dynsim.numerics.dense import stage_weights
+
+    s = settings(method, 1e-6, 1e-9, None)
+    m = Method(s, torch.zeros(1, dtype=torch.float64))
+    rows = m._columns.numpy().T[m.dense_row:m.error_row]  # (P, J)
+    theta = np.array([0.0, 0.1, 0.37, 0.5, 0.99, 1.0])
+    expected = stage_weights(s.tableau.matrices.dense, theta).T  # (m, J)
+    got = np.array([m.bernstein(th) for th in theta]) @ rows
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("method", ["dopri5", "dop853", "bosh3"])
+@pytest.mark.parametrize("adjoint", [False, True])
+def test_host_and_device_step_control_agree(method, adjoint, monkeypatch):
+    """CPU states are controlled through numpy views, other devices with torch operations:
+    both paths choose the same steps (the torch one is checked here on the CPU)."""
+    from dynsim.learn import stepper
+
+    func = Mlp()
+    y0 = torch.tensor([[1.5, 0.2], [-0.5, 1.0]], dtype=torch.float64, requires_grad=True)
+    t = torch.linspace(0.0, 2.0, 6, dtype=torch.float64)
+
+    def solve():
+        func.zero_grad()
+        out = odeint(func, y0, t, method=method, rtol=1e-8, atol=1e-9, adjoint=adjoint)
+        grads = torch.autograd.grad(out.pow(2).sum(), [y0, *func.parameters()])
+        return out.detach(), grads
+
+    host = solve()
+    monkeypatch.setattr(stepper, "on_host", lambda y0: False)
+    device = solve()
+    torch.testing.assert_close(device[0], host[0], rtol=1e-12, atol=1e-13)
+    for a, b in zip(device[1], host[1], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

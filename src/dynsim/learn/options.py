@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from dynsim.core.errors import InputError
@@ -50,7 +51,8 @@ def settings(method: str | ButcherTableau, rtol: Any, atol: Any,
              options: Mapping[str, Any] | None) -> Settings:
     """`Settings` from `odeint`'s arguments; `InputError` for anything invalid."""
     tableau = method if isinstance(method, ButcherTableau) else _tableau(method)
-    rtol_arr, atol_arr = check_tolerances(rtol, atol, 1)
+    checked_rtol, checked_atol = (_tolerances(rtol, atol) if type(rtol) is float
+                                  and type(atol) is float else _tolerances.__wrapped__(rtol, atol))
     opts = _known(options, OPTIONS, "options")
     step_size, first_step = opts.get("step_size"), opts.get("first_step")
     max_steps = opts.get("max_num_steps", DEFAULT_MAX_STEPS)
@@ -63,7 +65,7 @@ def settings(method: str | ButcherTableau, rtol: Any, atol: Any,
     if not tableau.adaptive and first_step is not None:
         raise InputError(f"options['first_step'] applies to adaptive methods only; "
                          f"'{tableau.name}' takes fixed steps (give step_size instead)")
-    return Settings(tableau, float(rtol_arr[0]), float(atol_arr[0]),
+    return Settings(tableau, checked_rtol, checked_atol,
                     None if step_size is None else float(step_size),
                     None if first_step is None else float(first_step), int(max_steps))
 
@@ -81,6 +83,14 @@ def adjoint_settings(forward: Settings, rtol: Any, atol: Any,
     rtol_arr, atol_arr = check_tolerances(forward.rtol if rtol is None else rtol,
                                           forward.atol if atol is None else atol, 1)
     return replace(base, rtol=float(rtol_arr[0]), atol=float(atol_arr[0]), norm=norm)
+
+
+@lru_cache(maxsize=64)
+def _tolerances(rtol: Any, atol: Any) -> tuple[float, float]:
+    """`check_tolerances` for one system as floats (cached for float arguments: a training
+    loop passes the same ones at every call)."""
+    rtol_arr, atol_arr = check_tolerances(rtol, atol, 1)
+    return float(rtol_arr[0]), float(atol_arr[0])
 
 
 def _tableau(name: Any) -> ButcherTableau:

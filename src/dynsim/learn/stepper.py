@@ -3,17 +3,18 @@
 torchdiffeq treats the whole state as one system (one step size, one error norm), so the
 batched engine's per-trajectory bookkeeping (index sets, compaction, events) would be pure
 overhead here. This module steps a single state (any shape) instead, reusing the numerics
-pieces: the tableau's FSAL form (`ButcherTableau.matrices`), the PI controller, Hairer's
-initial step, the error-norm combination, the minimum step, fixed steps landing on output
-times (`dynsim.numerics.controller`) and the dense-output coefficients
-(`dynsim.numerics.dense.stage_weights`).
+pieces: the tableau's FSAL form and dense-output coefficients (`ButcherTableau.matrices`),
+the I controller's constants, Hairer's initial step, the error-norm combination, the
+minimum step and fixed steps landing on output times (`dynsim.numerics.controller`).
 
-The loop works on the state flattened to (n,): each stage input is one `addmv` over the
-stacked stages (y + h K @ A_i), so autograd records four cheap nodes per stage (with the
-two reshapes around func); step-size control runs without a graph and syncs one small
-host array per step. Outputs inside a step come from the method's dense output; with a
-`jump` (the adjoint pass) every output time is a stop the steps land on exactly, where the
-state may be replaced. Failures raise `IntegrationError` with a one-line message.
+The state keeps its shape, so func sees the stage inputs without reshapes around it. One
+accumulator per step holds every linear combination of the stages the step needs (stage
+inputs, dense output, error estimate; see `Method`): each stage adds its k to all of them
+with one `addcmul`, so autograd records three cheap nodes per stage. Step-size control runs
+without a graph, on host floats, with one host sync per step. Outputs inside a step come
+from the method's dense output, summed in the Bernstein basis; with a `jump` (the adjoint
+pass) every output time is a stop the steps land on exactly, where the state may be
+replaced. Failures raise `IntegrationError` with a one-line message.
 """
 
 from __future__ import annotations
@@ -28,16 +29,12 @@ import torch
 from dynsim.core.errors import IntegrationError
 from dynsim.learn.options import Settings
 from dynsim.numerics import controller as ctl
-from dynsim.numerics.dense import stage_weights
 
 Timed = Callable[[float, torch.Tensor], torch.Tensor]
 """f(t, y): `t` a host float, `y` of the state's shape; returns that shape."""
 
 Jump = Callable[[int, torch.Tensor], torch.Tensor]
 """jump(i, y) -> the state to continue from at output time i (the adjoint adds its jumps)."""
-
-_NO_ROWS = np.zeros(0, dtype=np.int64)
-_ROW = np.zeros(1, dtype=np.int64)
 
 
 _METHODS: dict[tuple[Any, ...], Method] = {}
@@ -55,55 +52,101 @@ def method_for(settings: Settings, like: torch.Tensor) -> Method:
 
 
 class Method:
-    """A tableau's FSAL form as tensors of one dtype and device."""
+    """A tableau's FSAL form as tensors of one dtype and device, laid out for `_Run`.
+
+    One step keeps a single accumulator Z of shape (R, *state) whose rows are linear in the
+    stages: row i - 1 (1 <= i < S) holds the increment of stage i's input over y, h sum_j
+    A[i, j] k_j (row S-2: y_new - y), then those of the dense output's extra stages, the
+    dense output's polynomial coefficients h sum_j dense[j, p] k_j and the error estimates
+    h sum_j e_j k_j. Stage j adds its k_j to every row at once, Z += h G[:, j] k_j (one
+    `addcmul`), and stage i's input is y + Z[i - 1]: three autograd nodes per stage, no
+    stacking and no reshapes around func. The rows hold increments rather than y plus
+    them, so y is added once (rounding at |y| once, as with a single matrix product).
+    """
 
     def __init__(self, settings: Settings, like: torch.Tensor) -> None:
         self.tableau = settings.tableau
         m = settings.tableau.matrices
         self.stages, self.extra = m.stages, len(m.dense_c)
-        self.c, self.dense_c = m.c, m.dense_c
-
-        def tensor(x: np.ndarray) -> torch.Tensor:
-            return torch.tensor(x, dtype=like.dtype, device=like.device)
-
-        self.rows = [tensor(m.A[i, :i]) for i in range(m.stages)]
-        self.dense_rows = [tensor(m.dense_A[x, :m.stages + x]) for x in range(self.extra)]
+        self.c, self.dense_c = m.c.tolist(), m.dense_c.tolist()
+        s, x, p = m.stages, self.extra, m.dense.shape[1]
         errors = [w for w in (m.e, m.e_low) if w is not None]
-        self.errors = tensor(np.stack(errors)) if errors else None
+        self.dense_row, self.error_row = s - 1 + x, s - 1 + x + p  # the first of each
+        rows = np.zeros((s - 1 + x + p + len(errors), s + x))  # row r gets h G[r, j] k_j
+        rows[:s - 1, :s] = m.A[1:]
+        rows[s - 1:s - 1 + x] = m.dense_A
+        rows[self.dense_row:self.error_row] = _bernstein(p) @ m.dense.T
+        for i, w in enumerate(errors):
+            rows[self.error_row + i, :s] = w
+        self.rows = len(rows)
+        self.n_errors = len(errors)
+
+        def tensor(a: np.ndarray) -> torch.Tensor:
+            return torch.tensor(a, dtype=like.dtype, device=like.device)
+
+        self._columns = tensor(rows.T)  # (J, R)
+        self._shaped: dict[int, list[torch.Tensor]] = {}
+        self.degree = p
+        self._binomials = [(math.comb(p, q), q, p - q) for q in range(1, p + 1)]
         # a non-finite end stage escapes error weights that ignore it: check it then
         self.check_end = bool(errors) and all(w[-1] == 0 for w in errors)
-        self.single_error = len(errors) == 1 and not self.check_end
-        self.e_last = float(errors[0][-1]) if self.single_error else 0.0
-        self.e_head = self.errors[0, :-1].contiguous() if self.single_error else None
-        self.dense = m.dense
-        # the I controller, as torchdiffeq's: a single system gains little from the PI one
-        self.controller = (ctl.PIController(settings.tableau.error_order, beta1=1.0, beta2=0.0)
-                           if settings.adaptive else None)
+        self.exponent = 1.0 / (settings.tableau.error_order + 1) if settings.adaptive else 0.0
+
+    def bernstein(self, theta: float) -> list[float]:
+        """The Bernstein polynomials b_1 .. b_P of the dense output's degree P at `theta`."""
+        rest = 1.0 - theta
+        return [c * theta**q * rest**r for c, q, r in self._binomials]
+
+    def shaped(self, ndim: int) -> list[torch.Tensor]:
+        """The columns of G as (R, 1, ..., 1), to scale a stage of `ndim` dimensions."""
+        out = self._shaped.get(ndim)
+        if out is None:
+            shape = (self.rows,) + (1,) * ndim
+            out = self._shaped[ndim] = [col.reshape(shape) for col in self._columns]
+        return out
+
+
+def step_factor(err: float, exponent: float, capped: bool) -> float:
+    """The I controller's factor for a step with error norm `err` (NaN: not finite).
+
+    `PIController(order, beta1=1, beta2=0).factors` for one system, on host floats: SAFETY
+    err^(-1/(order+1)) within [MIN_FACTOR, MAX_FACTOR], at most 1 after a rejection.
+    """
+    if err != err:
+        factor = ctl.MIN_FACTOR
+    elif err == 0.0:
+        factor = ctl.MAX_FACTOR
+    else:
+        factor = min(max(ctl.SAFETY * err ** -exponent, ctl.MIN_FACTOR), ctl.MAX_FACTOR)
+    return min(factor, 1.0) if capped else factor
+
+
+def _bernstein(degree: int) -> np.ndarray:
+    """(P, P) map from the coefficients of theta^1 .. theta^P to those of the Bernstein
+    polynomials b_1 .. b_P of degree P (b_q = C(P, q) theta^q (1 - theta)^(P - q)).
+
+    The dense output's monomial coefficients alternate in sign and reach ~10 times the
+    step's change; its Bernstein coefficients stay near the interpolant's values, and the
+    b_q are non-negative, so in float32 the interpolant is summed without cancellation.
+    """
+    return np.array([[math.comb(q, p) / math.comb(degree, p) if p <= q else 0.0
+                      for p in range(1, degree + 1)] for q in range(1, degree + 1)])
 
 
 def solve(f: Timed, y0: torch.Tensor, times: np.ndarray, settings: Settings,
           groups: list[int] | None = None, jump: Jump | None = None) -> torch.Tensor:
     """The states (T, ...) at the times `times` (host float64, strictly monotone), y0 first.
 
-    - `groups`: sizes of consecutive parts of the state whose RMS error norms are combined
-      by their maximum (torchdiffeq's mixed norm); values after the last part are left out
-      of the norm (a seminorm). None: one RMS norm over the whole state.
+    - `groups`: sizes of consecutive parts of the flattened state whose RMS error norms are
+      combined by their maximum (torchdiffeq's mixed norm); values after the last part are
+      left out of the norm (a seminorm). None: one RMS norm over the whole state.
     - `jump`: land on every output time and continue from `jump(i, y)` (its output is the
       state before the jump); None: step freely and interpolate the outputs.
 
     Autograd flows through the returned states when `y0` or `f` carry gradients.
     """
-    if y0.ndim == 1:
-        return _Run(f, y0, times, settings, groups, jump).run()
-    shape = y0.shape  # the loop works on flat states: one addmv per stage
-
-    def flat(t: float, y: torch.Tensor) -> torch.Tensor:
-        return f(t, y.view(shape)).reshape(-1)
-
-    flat_jump = None if jump is None else (
-        lambda i, y: jump(i, y.view(shape)).reshape(-1))  # type: ignore[misc]
-    out = _Run(flat, y0.reshape(-1), times, settings, groups, flat_jump).run()
-    return out.view(len(times), *shape)
+    out = _Run(f, y0, times, settings, groups, jump).run()
+    return out.view(len(times), *y0.shape)
 
 
 class _Run:
@@ -113,35 +156,42 @@ class _Run:
                  groups: list[int] | None, jump: Jump | None) -> None:
         self.f, self.times, self.settings, self.jump = f, times, settings, jump
         self.method = method_for(settings, y0)
+        self.columns = self.method.shaped(y0.ndim)
+        self.zeros = y0.new_zeros((self.method.rows, *y0.shape))
         self.t_end = float(times[-1])
         self.direction = math.copysign(1.0, self.t_end - float(times[0]))
-        n = y0.numel()
+        self.n = n = y0.numel()
         self.groups = None if groups is None or list(groups) == [n] else list(groups)
         self.counts = np.array([n] if self.groups is None else self.groups, dtype=np.float64)
         if self.groups is not None:  # (n, G) indicator: per-group sums in one product
             member = torch.from_numpy(np.repeat(np.arange(len(self.groups)), self.groups))
             self.indicator = torch.zeros(n, len(self.groups), dtype=y0.dtype, device=y0.device)
             self.indicator[torch.arange(len(member)), member] = 1.0
+        # CPU states: the step-size control reads them as numpy views (a few small numpy
+        # operations cost less than the equivalent torch ones and need no host sync)
+        self.host = on_host(y0)
+        if self.host and self.groups is not None:
+            self.indicator_host = self.indicator.numpy()
         self.rtol = max(settings.rtol, torch.finfo(y0.dtype).eps)  # below, roundoff rules
         self.fixed = None if settings.adaptive else ctl.FixedSteps(
             settings.step_size or math.inf, times, self.t_end)
         self.y0 = y0
+        self.time_list = times.tolist()
 
     # -- the loop -------------------------------------------------------------------------
 
     def run(self) -> torch.Tensor:
-        """Step from times[0] to times[-1]; the states at all output times (T, ...)."""
+        """Step from times[0] to times[-1]; the states at all output times as (T, n)."""
         times, y = self.times, self.y0
         t = float(times[0])
-        self.outputs: list[torch.Tensor] = [y[None]]  # blocks of outputs, joined at the end
+        self.outputs: list[torch.Tensor] = [y.reshape(1, self.n)]  # joined at the end
         self.next = 1  # the next output index
         k = self.f(t, y)
-        if self.method.controller and self.settings.first_step is None:
+        if self.settings.adaptive and self.settings.first_step is None:
             self.h = self._initial_step(t, y, k)  # (it checks y0 and f(t0, y0) are finite)
         else:
             self._check_start(t, y, k)
-            self.h = self._initial_step(t, y, k) if self.method.controller else 0.0
-        self.memory = ctl.PIController.initial_memory(1)
+            self.h = self._initial_step(t, y, k) if self.settings.adaptive else 0.0
         self.after_reject, attempts = False, 0
         while self.next < len(times):
             if attempts >= self.settings.max_steps:
@@ -152,30 +202,27 @@ class _Run:
             attempts += 1
             t_new, landing = self._target(t, self.h)
             step = t_new - t
-            stages, y_new, k_new = self._stages(t, step, y, k, t_new)
-            if not self._accept(t, t_new, y, stages, y_new, k_new):
+            z, y_new, k_new = self._stages(t, step, y, k, t_new)
+            if not self._accept(t, t_new, y, z, y_new, k_new):
                 continue
-            self._emit(t, step, t_new, y, stages, y_new)
+            self._emit(t, step, t_new, y, z, y_new)
             t, y, k = t_new, y_new, k_new
             if landing and self.jump is not None and self.next < len(times):
                 y = self.jump(self.next - 1, y)
                 k = self.f(t, y)
         return torch.cat(self.outputs)
 
-    def _accept(self, t: float, t_new: float, y: torch.Tensor, stages: list[torch.Tensor],
+    def _accept(self, t: float, t_new: float, y: torch.Tensor, z: torch.Tensor,
                 y_new: torch.Tensor, k_new: torch.Tensor) -> bool:
         """Whether the step is accepted; adaptive methods also choose the next step size."""
-        if self.method.controller is None:
+        if not self.settings.adaptive:
             self._check_finite(t, t_new, y_new, k_new)
             return True
         step = t_new - t
-        err, finite = self._error(step, stages, y, y_new, k_new)
+        err, finite = self._error(y, z, y_new, k_new)
         accepted = finite and err <= 1.0
-        factor, self.memory = self.method.controller.factors(
-            np.array([err if finite else math.nan]), self.memory,
-            _NO_ROWS if accepted else _ROW,
-            _ROW if self.after_reject or not accepted else _NO_ROWS)
-        self.h = step * float(factor[0])
+        self.h = step * step_factor(err if finite else math.nan, self.method.exponent,
+                                    self.after_reject or not accepted)
         if not accepted:
             floor = float(ctl.min_step(np.array([t]), 0.0)[0])
             if abs(self.h) < floor:
@@ -200,77 +247,95 @@ class _Run:
 
     # -- one step -------------------------------------------------------------------------
 
-    def _stages(self, t: float, h: float, y: torch.Tensor, k: torch.Tensor,
-                t_new: float) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
-        """The stages k_0 .. k_{S-1} of a step; the last is f(t_new, y_new) (FSAL form)."""
-        m = self.method
-        stages = [k]
-        y_i = k_i = y
+    def _stages(self, t: float, h: float, y: torch.Tensor, k: torch.Tensor, t_new: float
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The accumulator Z of a step (see `Method`), y_new and f(t_new, y_new) (FSAL)."""
+        m, columns = self.method, self.columns
+        z = torch.addcmul(self.zeros, columns[0], k, value=h)
+        last = m.stages - 1
+        y_i = y
         for i in range(1, m.stages):
-            self.matrix = torch.stack(stages, 1)  # (n, i): the last serves the error too
-            y_i = torch.addmv(y, self.matrix, m.rows[i], alpha=h)
-            k_i = self.f(t_new if i == m.stages - 1 else t + m.c[i] * h, y_i)
-            stages.append(k_i)
-        return stages, y_i, k_i
+            y_i = torch.add(y, z.select(0, i - 1))
+            k = self.f(t_new if i == last else t + m.c[i] * h, y_i)
+            z = torch.addcmul(z, columns[i], k, value=h)
+        return z, y_i, k
 
-    def _error(self, h: float, stages: list[torch.Tensor], y: torch.Tensor,
-               y_new: torch.Tensor, k_new: torch.Tensor) -> tuple[float, bool]:
+    def _error(self, y: torch.Tensor, z: torch.Tensor, y_new: torch.Tensor,
+               k_new: torch.Tensor) -> tuple[float, bool]:
         """The error norm of a step (host float) and whether it is finite."""
         m = self.method
-        with torch.no_grad():
-            if m.single_error:  # e @ K = e[:-1] @ K[:-1] + e[-1] k_new, no new stack
-                err = torch.addmv(k_new, self.matrix, m.e_head, beta=m.e_last)
-            else:  # (E, n), before the factor h
-                err = m.errors @ torch.stack(stages)
-            scale = torch.add(self.settings.atol, torch.maximum(y.abs(), y_new.abs()),
-                              alpha=self.rtol)
-            ratio = err.div_(scale)
-            if self.groups is not None:
-                sums = ratio.square_() @ self.indicator
-            elif m.single_error:
-                sums = torch.dot(ratio, ratio)
-            else:
-                sums = ratio.square_().sum(1)
-            if m.check_end:
-                sums = torch.cat([sums.reshape(-1), k_new.sum().reshape(1)])
-            host = np.array(sums.reshape(-1).tolist(), dtype=np.float64)
+        if self.host:
+            host = self._error_sums_host(y, z, y_new, k_new)
+        else:
+            host = self._error_sums(y, z, y_new, k_new)
+        if len(host) == 1:  # one RMS norm: on host floats
+            return math.sqrt(host[0] / self.n), math.isfinite(host[0])
         if m.check_end and not np.isfinite(host[-1]):
             return math.nan, False
-        host *= h * h
         g = len(self.counts)
-        low = host[g:2 * g] if m.errors.shape[0] == 2 else None
+        low = host[g:2 * g] if m.n_errors == 2 else None
         norms, finite = ctl.combine_error(host[:g], low, self.counts)
         return float(norms.max()), bool(finite.all())
 
-    def _emit(self, t: float, h: float, t_new: float, y: torch.Tensor,
-              stages: list[torch.Tensor], y_new: torch.Tensor) -> None:
+    def _error_sums(self, y: torch.Tensor, z: torch.Tensor, y_new: torch.Tensor,
+                    k_new: torch.Tensor) -> np.ndarray:
+        """sum((err / scale)^2) per error estimate and group, then sum(k_new) if checked."""
+        m = self.method
+        with torch.no_grad():
+            flat = z.view(m.rows, self.n)
+            scale = torch.maximum(y.abs(), y_new.abs()).reshape(-1)
+            scale = torch.add(self.settings.atol, scale, alpha=self.rtol)
+            ratio = flat.narrow(0, m.error_row, m.n_errors).div(scale).square_()  # (E, n)
+            sums = ratio @ self.indicator if self.groups is not None else ratio.sum(1)
+            if m.check_end:
+                sums = torch.cat([sums.reshape(-1), k_new.sum().reshape(1)])
+            return np.array(sums.reshape(-1).tolist(), dtype=np.float64)
+
+    def _error_sums_host(self, y: torch.Tensor, z: torch.Tensor, y_new: torch.Tensor,
+                         k_new: torch.Tensor) -> np.ndarray:
+        """`_error_sums` of CPU tensors, on numpy views of them."""
+        m = self.method
+        flat = _numpy(z).reshape(m.rows, self.n)
+        with np.errstate(all="ignore"):  # (non-finite values are handled by the caller)
+            scale = np.maximum(np.abs(_numpy(y)), np.abs(_numpy(y_new)))
+            scale *= self.rtol
+            scale += self.settings.atol
+            ratio = flat[m.error_row:m.error_row + m.n_errors] / scale
+            ratio *= ratio
+            sums = ratio @ self.indicator_host if self.groups is not None else ratio.sum(1)
+            sums = sums.reshape(-1).astype(np.float64)
+            return np.append(sums, float(_numpy(k_new).sum())) if m.check_end else sums
+
+    def _emit(self, t: float, h: float, t_new: float, y: torch.Tensor, z: torch.Tensor,
+              y_new: torch.Tensor) -> None:
         """Record every output time the step (t, t_new] passed."""
-        times, d = self.times, self.direction
+        times, d = self.time_list, self.direction
         end = self.next
         while end < len(times) and (times[end] - t_new) * d <= 0:
             end += 1
         if end == self.next:
             return
-        inner = [i for i in range(self.next, end) if times[i] != t_new]
-        if inner:
-            theta = (times[inner] - t) / h
-            all_stages = self._dense_stages(t, h, y, stages)
-            w = torch.from_numpy(stage_weights(self.method.dense, theta).T.copy()).to(
-                device=y.device, dtype=y.dtype)
-            self.outputs.append(torch.addmm(y, w, torch.stack(all_stages), alpha=h))
+        m = self.method
+        inner = [times[i] for i in range(self.next, end) if times[i] != t_new]
+        if inner:  # y + sum_q b_q(theta) (Bernstein coefficient q)
+            if m.extra:
+                z = self._dense_stages(t, h, y, z)
+            w = torch.tensor([m.bernstein((ti - t) / h) for ti in inner], dtype=z.dtype,
+                             device=z.device)
+            coefficients = z.view(m.rows, self.n).narrow(0, m.dense_row, m.degree)
+            self.outputs.append(torch.addmm(y.reshape(1, self.n), w, coefficients))
         if end - self.next > len(inner):  # the step ended on an output time
-            self.outputs.append(y_new[None])
+            self.outputs.append(y_new.reshape(1, self.n))
         self.next = end
 
     def _dense_stages(self, t: float, h: float, y: torch.Tensor,
-                      stages: list[torch.Tensor]) -> list[torch.Tensor]:
-        """The stages plus the dense output's extra ones (DOP853), computed on demand."""
+                      z: torch.Tensor) -> torch.Tensor:
+        """Z with the dense output's extra stages (DOP853) added, computed on demand."""
         m = self.method
-        out = list(stages)
         for x in range(m.extra):
-            y_x = torch.addmv(y, torch.stack(out, 1), m.dense_rows[x], alpha=h)
-            out.append(self.f(t + m.dense_c[x] * h, y_x))
-        return out
+            k = self.f(t + m.dense_c[x] * h, torch.add(y, z.select(0, m.stages - 1 + x)))
+            z = torch.addcmul(z, self.columns[m.stages + x], k, value=h)
+        return z
 
     # -- right-hand side, initial step, failures ---------------------------------------------
 
@@ -280,15 +345,25 @@ class _Run:
         if self.settings.first_step is not None:
             return self.direction * min(self.settings.first_step, abs(span))
         with torch.no_grad():
-            scale = torch.add(self.settings.atol, y.abs(), alpha=self.rtol)
-            d01 = torch.stack([y, k]).div_(scale).square_().mean(1).sqrt_()
-            d0, d1 = np.array(d01.tolist(), dtype=np.float64)[:, None]
+            if self.host:
+                y_h, k_h = _numpy(y), _numpy(k)
+                scale = np.abs(y_h) * self.rtol + self.settings.atol
+                with np.errstate(all="ignore"):
+                    d0, d1 = _rms(y_h / scale), _rms(k_h / scale)
+            else:
+                scale = torch.add(self.settings.atol, y.abs(), alpha=self.rtol)
+                d01 = torch.stack([y, k]).div_(scale).square_().reshape(2, -1).mean(1).sqrt_()
+                d0, d1 = np.array(d01.tolist(), dtype=np.float64)[:, None]
             if not np.isfinite(d0[0] + d1[0]):
                 self._check_start(t, y, k)
             h0 = ctl.initial_guess(d0, d1, span)
             f1 = self.f(t + self.direction * float(h0[0]),
                         torch.add(y, k, alpha=self.direction * float(h0[0])))
-            d2 = float((f1 - k).div_(scale).square_().mean().sqrt_()) / h0
+            if self.host:
+                with np.errstate(all="ignore"):
+                    d2 = _rms((_numpy(f1) - k_h) / scale) / h0
+            else:
+                d2 = float((f1 - k).div_(scale).square_().mean().sqrt_()) / h0
         size = float(ctl.initial_choice(h0, d1, d2, self.settings.tableau.error_order,
                                         span)[0])
         floor = float(ctl.min_step(np.array([t]), 0.0)[0])
@@ -321,3 +396,18 @@ class _Run:
             f"(|y| = {size:.3g}: blow-up, singularity or discontinuity?); loosen rtol/atol "
             f"or check func near there")
 
+
+def on_host(y0: torch.Tensor) -> bool:
+    """Whether the step-size control reads the state through numpy (CPU float32/float64);
+    otherwise it runs as torch operations on the state's device with one sync per step."""
+    return y0.device.type == "cpu" and y0.dtype in (torch.float32, torch.float64)
+
+
+def _numpy(x: torch.Tensor) -> np.ndarray:
+    """A CPU tensor's values as a flat numpy array (a view when it is contiguous)."""
+    return x.detach().numpy().reshape(-1)
+
+
+def _rms(x: np.ndarray) -> np.ndarray:
+    """The RMS of `x` as a float64 array of one value (the shape `controller` works with)."""
+    return np.sqrt(np.array([np.dot(x, x) / x.size], dtype=np.float64))
