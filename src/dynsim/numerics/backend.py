@@ -45,6 +45,11 @@ class Backend:
         """A host numpy array as a backend array of the state dtype (numpy: maybe no copy)."""
         raise NotImplementedError
 
+    def fresh(self, x: np.ndarray) -> Array:
+        """Like `from_host`, for a host array nobody modifies afterwards: on numpy `x`
+        itself, on torch's CPU a tensor sharing its memory when the dtype matches."""
+        return self.from_host(x)
+
     def host(self, x: Array) -> np.ndarray:
         """A backend array as a detached host numpy array."""
         raise NotImplementedError
@@ -137,6 +142,10 @@ class TorchBackend(Backend):
     def from_host(self, x: np.ndarray) -> Any:
         # always a copy: the host array may change while autograd still holds the tensor
         return self.xp.tensor(x, dtype=self.dtype, device=self.device)
+
+    def fresh(self, x: np.ndarray) -> Any:
+        return self.xp.from_numpy(np.ascontiguousarray(x)).to(device=self.device,
+                                                               dtype=self.dtype)
 
     def host(self, x: Array) -> np.ndarray:
         return x.detach().cpu().numpy()

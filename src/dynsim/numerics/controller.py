@@ -139,16 +139,19 @@ class PIController:
         """
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             log_err = np.log(err)
-            z = self.beta2 * log_prev
+            z = np.multiply(log_prev, self.beta2)
             z -= self.beta1 * log_err
-            z[rejected] = -self.reject_exponent * log_err[rejected]
-            factor = np.exp(z)
+            if rejected.size:
+                z[rejected] = -self.reject_exponent * log_err[rejected]
+            factor = np.exp(z, out=z)
         factor *= SAFETY
         np.fmax(factor, MIN_FACTOR, out=factor)  # also NaN -> MIN_FACTOR
         np.fmin(factor, MAX_FACTOR, out=factor)
-        factor[capped] = np.minimum(factor[capped], 1.0)
-        memory = np.fmax(log_err, _LOG_FLOOR)
-        memory[rejected] = log_prev[rejected]
+        if capped.size:
+            factor[capped] = np.minimum(factor[capped], 1.0)
+        memory = np.fmax(log_err, _LOG_FLOOR, out=log_err)
+        if rejected.size:
+            memory[rejected] = log_prev[rejected]
         return factor, memory
 
 

@@ -140,13 +140,18 @@ class _Output:
     def __init__(self, backend: Backend, n: int, t: int, d: int) -> None:
         self.backend, self.shape = backend, (n, t, d)
         self.in_place = isinstance(backend, NumpyBackend)
+        self.lanes = np.zeros(0, dtype=np.int64)
         self.flat = backend.full((n * t * d,), math.nan) if self.in_place else None
         self.chunks: list[tuple[np.ndarray, Array]] = []
 
     def write(self, base: np.ndarray, values: Array) -> None:
         """Write `values` (m, D) at flat offsets `base` (m,) (where each row starts)."""
         d = self.shape[2]
-        index = np.repeat(base, d) + np.tile(np.arange(d), base.size)
+        size = base.size * d
+        if size > self.lanes.size:  # (0, 1, .., d-1) repeated, made once, sliced after
+            self.lanes = np.tile(np.arange(d), max(base.size, 2 * self.lanes.size // d))
+        index = np.repeat(base, d)
+        index += self.lanes[:size]
         if self.in_place:
             self.flat[index] = values.reshape(-1)
         else:  # `values` may be a view of a buffer the next step overwrites
@@ -201,6 +206,8 @@ class _Integration:
             self.n * len(self.t_eval)
         self.time: Callable[[np.ndarray], Any] = (
             (lambda t: t) if isinstance(b, NumpyBackend) else b.from_host)
+        # stage times of a step go to the backend in one copy (numpy: nothing to do)
+        self.convert = None if isinstance(b, NumpyBackend) else b.fresh
         self.outcomes = Outcomes(self.n)
         self.out = _Output(b, self.n, len(self.t_eval), self.d)
         self.stats = {name: np.zeros(self.n, dtype=np.int64)
@@ -257,6 +264,9 @@ class _Integration:
         self.max_steps = int(max_steps)
         self.first_step = None if first_step is None else float(first_step)
         self.min_step = 0.0 if min_step is None else float(min_step)
+        # no trajectory's minimum step exceeds this one (|t| <= max(|t0|, |t1|) throughout)
+        self.floor_bound = float(ctl.min_step(np.array([max(abs(self.t0), abs(self.t1))]),
+                                              self.min_step)[0])
 
     # -- the run --------------------------------------------------------------------------
 
@@ -367,15 +377,15 @@ class _Integration:
                 t_new[self.ending] = t[self.ending]
         else:
             t_new = t + self.h
-            over = self._reached(t_new, self.t1)
-            if over.any():
-                t_new[over] = self.t1
+            # (times past t1 become t1; as `t_new[t_new >= t1] = t1` forwards)
+            clip = np.minimum if self.direction > 0 else np.maximum
+            clip(t_new, self.t1, out=t_new)
         h = t_new - t
-        h_flat = b.from_host(np.repeat(h, d))
+        h_flat = b.fresh(np.repeat(h, d))
         broken: dict[int, tuple[Exception, float]] = {}
         store.begin(h_flat)
-        y_new, k_new = run_stages(lambda tt, yy: self._call(tt, yy, broken), store, t, h,
-                                  self.c, h_flat, 1, s, t_new)
+        y_new, k_new = run_stages(lambda tt, yy, tb=None: self._call(tt, yy, broken, tb),
+                                  store, t, h, self.c, h_flat, 1, s, t_new, self.convert)
         self.iterations += 1
         y_new_d = b.detach(y_new)
         if self.adaptive:
@@ -407,11 +417,15 @@ class _Integration:
                        f"{t_new[i]:.6g} (blow-up); try a smaller dt or an adaptive solver"
                        for i in rows])
         stop_t = self._after_accepted(accepted, t_new, h, h_flat, y_new, broken)
-        self._fail_broken(broken)
+        if broken:
+            self._fail_broken(broken)
         store.finish(rejected)
         self.t = t_new
         self.t[rejected] = t[rejected]
-        done = accepted & (t_new == self.t1) & ~self.ending
+        done = t_new == self.t1
+        done &= accepted
+        if self.parked:
+            done &= ~self.ending
         if stop_t is not None:
             done &= np.isnan(stop_t)
         if done.any():
@@ -427,17 +441,24 @@ class _Integration:
         factor, self.memory = self.controller.factors(err, self.memory, rejected, capped)
         h_next = h * factor
         h_abs = np.abs(h_next)
-        floor = ctl.min_step(self.t, self.min_step)
-        small = rejected[h_abs[rejected] < floor[rejected]]
-        if broken:
-            small = small[~_mask(broken, self.m)[small]]
-        np.maximum(h_abs, floor, out=h_abs)
-        self.h = np.copysign(h_abs, h)
+        if self.parked:
+            h_abs[self.ending] = math.inf  # (they take zero steps below)
+        if h_abs.min() >= self.floor_bound:
+            # no step near the minimum: the clamping below would change nothing (factors are
+            # positive, so h_next keeps the sign of h)
+            self.h = h_next
+        else:
+            floor = ctl.min_step(self.t, self.min_step)
+            small = rejected[h_abs[rejected] < floor[rejected]]
+            if broken:
+                small = small[~_mask(broken, self.m)[small]]
+            np.maximum(h_abs, floor, out=h_abs)
+            self.h = np.copysign(h_abs, h)
+            if small.size:
+                self._end_small_steps(small, h_next, finite)
         if self.parked:
             self.h[self.ending] = 0.0
         self.after_reject = rejected
-        if small.size:
-            self._end_small_steps(small, h_next, finite)
 
     def _after_accepted(self, accepted: np.ndarray, t_new: np.ndarray, h: np.ndarray,
                         h_flat: Array, y_new: Array,
@@ -616,10 +637,13 @@ class _Integration:
 
     # -- right-hand side and event calls --------------------------------------------------
 
-    def _call(self, t: np.ndarray, y: Array, broken: dict[int, tuple[Exception, float]]) -> Array:
-        """f(t, y); if it raises, find the rows that raise (bisection) and give them NaN."""
+    def _call(self, t: np.ndarray, y: Array, broken: dict[int, tuple[Exception, float]],
+              t_b: Any = None) -> Array:
+        """f(t, y); if it raises, find the rows that raise (bisection) and give them NaN.
+
+        `t_b` is `t` already in the backend's form (None: converted here)."""
         try:
-            return self.f(self.time(t), y)
+            return self.f(self.time(t) if t_b is None else t_b, y)
         except Exception:
             pass
         b = self.backend

@@ -73,6 +73,29 @@ class BufferStages:
         """h * k_j for j < upto, (upto, n)."""
         return self.buffers[self.cur][1:1 + upto, :self.n]
 
+    def run(self, f: Callable[..., Array], times: np.ndarray, converted: Any, h_flat: Array,
+            first: int, stop: int, fsal: bool) -> tuple[Array, Array]:
+        """`stage_input`, f and `put` for stages `first` .. `stop - 1` (see `run_stages`),
+        with the views made once per step (this loop is the engine's innermost one)."""
+        n, d, xp, vecmat, weights = self.n, self.d, self.backend.xp, self.backend.vecmat, \
+            self.weights
+        rows = self.buffers[self.cur][:, :n]
+        nxt = self.buffers[1 - self.cur]
+        scratch = self.scratch[:n]
+        y_i = k_i = None
+        for row, i in enumerate(range(first, stop)):
+            last = fsal and i == stop - 1
+            out = nxt[0, :n] if last else scratch
+            vecmat(weights[i], rows[:i + 1], out)
+            y_i = out.reshape(-1, d)
+            k_i = f(times[row], y_i) if converted is None else \
+                f(times[row], y_i, converted[row])
+            flat = k_i.reshape(-1)
+            xp.multiply(flat, h_flat, out=rows[1 + i])
+            if last:
+                nxt[-1, :n] = flat
+        return y_i, k_i
+
     def finish(self, rejected: np.ndarray) -> None:
         """End the step: trajectories at `rejected` keep their y and f(t, y)."""
         old, new = self.buffers[self.cur], self.buffers[1 - self.cur]
@@ -185,17 +208,34 @@ StageRHS = Callable[[np.ndarray, Array], Array]
 
 
 def run_stages(f: StageRHS, store: Stages, t: np.ndarray, h: np.ndarray, c: np.ndarray,
-               h_flat: Array, first: int, stop: int,
-               t_end: np.ndarray | None = None) -> tuple[Array, Array]:
+               h_flat: Array, first: int, stop: int, t_end: np.ndarray | None = None,
+               convert: Callable[[np.ndarray], Any] | None = None) -> tuple[Array, Array]:
     """Stages `first` .. `stop - 1`: k_i = f(t + c_i h, y_i), stored in `store`.
 
     With `t_end` (= t + h exactly), stage `stop - 1` is the FSAL stage at (t_end, y_new).
-    Returns the input and the derivative of the last stage computed.
+    With `convert`, the stage times of the whole step are converted at once (one host to
+    device copy per step instead of one per stage) and passed as a third argument,
+    f(t, y, converted_t). Returns the input and the derivative of the last stage computed.
     """
+    times = stage_times(t, h, c[first:stop], t_end)
+    converted = None if convert is None else convert(times)
+    if isinstance(store, BufferStages):
+        return store.run(f, times, converted, h_flat, first, stop, t_end is not None)
     y_i = k_i = None
-    for i in range(first, stop):
+    for row, i in enumerate(range(first, stop)):
         last = t_end is not None and i == stop - 1
         y_i = store.stage_input(i, last)
-        k_i = f(t_end if last else t + c[i] * h, y_i)
+        k_i = f(times[row], y_i) if converted is None else \
+            f(times[row], y_i, converted[row])  # type: ignore[call-arg]
         store.put(i, k_i, h_flat, last)
     return y_i, k_i
+
+
+def stage_times(t: np.ndarray, h: np.ndarray, c: np.ndarray,
+                t_end: np.ndarray | None = None) -> np.ndarray:
+    """Host (len(c), M) times t + c_i h of the stages (the last one `t_end` when given)."""
+    times = np.multiply.outer(c, h)
+    times += t
+    if t_end is not None and len(c):
+        times[-1] = t_end
+    return times
