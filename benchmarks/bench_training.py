@@ -18,7 +18,7 @@ rtol 1e-7, atol 1e-9, RMSprop lr 1e-3. The model is first trained for a few iter
    backward) on their own, the floor under our backprop time, the right-hand-side
    evaluations per step (nfe) and the
    error of the forward solution against a float64 reference (float32 rounding limits both:
-   dynsim raises rtol to 10 float32 ulps, 1.2e-6, where torchdiffeq keeps 1e-7).
+   dynsim raises rtol to float32's machine epsilon, 1.2e-7, where torchdiffeq keeps 1e-7).
 2. Memory: the adjoint's peak memory when the horizon grows tenfold (batch_time 10 -> 100).
    Measured with `dynsim.learn.memory.SavedTensorMeter`: the peak bytes of the distinct
    storages that autograd holds for backward at any moment of the forward and backward
