@@ -21,6 +21,7 @@ from dynsim.core.expressions import (
     free_names,
     parse_expression,
     to_text,
+    unknown_names,
 )
 
 NAMES = {"x", "y", "z", "a", "b", "t", "theta", "omega", "g", "L", "c"}
@@ -286,3 +287,15 @@ def test_leading_blanks_and_line_breaks_are_allowed_and_columns_stay_true():
     with pytest.raises(ExpressionError) as caught:
         parse_expression("   a*q", {"a"}, key="k")
     assert caught.value.column == 6 and "unknown name 'q'" in str(caught.value)
+
+
+def test_unknown_names_lists_each_free_name_at_its_first_use():
+    assert unknown_names("  a*x - b*x*y + a + sin(pi*t)", {"x", "y", "t"}) == {"a": 3, "b": 9}
+    assert unknown_names("x^2", {"x"}) == {}
+    with pytest.raises(ExpressionError, match="attribute") as caught:
+        unknown_names("a + x.real", {"x"}, key="--eq")
+    assert caught.value.key == "--eq"
+    with pytest.raises(ExpressionError, match="is a function"):
+        unknown_names("a * sin", set())
+    with pytest.raises(ExpressionError, match="unknown name '__builtins__'"):
+        unknown_names("__builtins__ + a", set())

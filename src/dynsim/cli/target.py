@@ -8,13 +8,13 @@ with a caret under the problem.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from dynsim.core.errors import InputError
-from dynsim.core.expressions import ExpressionError, parse_expression
+from dynsim.core.expressions import ExpressionError, unknown_names
+from dynsim.core.expressions.parse import IDENTIFIER
 from dynsim.core.scene import EquationSource, Scene, SimulationSpec, load_scene
 from dynsim.core.simulate import get_system
 
@@ -29,8 +29,6 @@ TIME = "t"
 MAX_LISTED = 10
 """At most this many missing parameters are named in one message."""
 
-_STATE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-_UNKNOWN_NAME = re.compile(r"unknown name '([A-Za-z][A-Za-z0-9_]*)'")
 
 
 def scene_for_target(target: str | None, equations: Sequence[str] = (),
@@ -106,7 +104,7 @@ def _split(items: Sequence[str]) -> list[_Equation]:
                                   key=OPTION, expression=item)
         state = lhs.strip()
         column = len(lhs) - len(lhs.lstrip()) + 1
-        if not _STATE.fullmatch(state):
+        if not IDENTIFIER.fullmatch(state):
             raise ExpressionError("before '=' comes the state's name: a letter, then letters, "
                                   "digits or underscores", key=OPTION, expression=item,
                                   column=column)
@@ -118,22 +116,17 @@ def _split(items: Sequence[str]) -> list[_Equation]:
 
 
 def _free_names(eq: _Equation, known: set[str]) -> dict[str, ExpressionError]:
-    """The names in `eq` that are not in `known`, each with an error pointing at it.
+    """The names in `eq` that are not in `known`, each with an error pointing at its first use.
 
-    The real parser finds them: each parse stops at the first unknown name, which is added
-    to the known names for the next parse. Any other problem is raised at once.
+    Any other problem in the expression is raised at once.
     """
-    found: dict[str, ExpressionError] = {}
-    while True:
-        try:
-            parse_expression(eq.text, known | found.keys(), key=OPTION)
-        except ExpressionError as exc:
-            match = _UNKNOWN_NAME.match(exc.message)
-            if match is None:
-                raise eq.located(exc) from None
-            found[match[1]] = eq.located(exc)
-        else:
-            return found
+    try:
+        found = unknown_names(eq.text, known, key=OPTION)
+    except ExpressionError as exc:
+        raise eq.located(exc) from None
+    return {name: eq.located(ExpressionError(f"unknown name '{name}'", key=OPTION,
+                                             expression=eq.text, column=column))
+            for name, column in found.items()}
 
 
 def _check_params(free: Mapping[str, ExpressionError], params: Mapping[str, float]) -> None:

@@ -17,7 +17,7 @@ from dynsim.core.expressions.equation_system import equation_system, parse_equat
 from dynsim.core.expressions.errors import ExpressionError
 from dynsim.core.expressions.functions import ALIASES, CONSTANTS, FUNCTIONS
 from dynsim.core.expressions.limits import MAX_DEPTH, MAX_LENGTH, MAX_NODES
-from dynsim.core.expressions.parse import parse_expression
+from dynsim.core.expressions.parse import parse_expression, unknown_names
 from dynsim.core.expressions.simplify import simplify
 from dynsim.core.expressions.text import to_text
 from dynsim.core.expressions.tree import Binary, Call, Const, Expr, Neg, Var, free_names
@@ -26,5 +26,5 @@ __all__ = [
     "ALIASES", "CONSTANTS", "FUNCTIONS", "MAX_DEPTH", "MAX_LENGTH", "MAX_NODES", "Binary",
     "Call", "Const", "Expr", "ExpressionError", "Neg", "Var", "compile_numpy", "compile_torch",
     "derivative", "equation_system", "free_names", "parse_equations", "parse_expression",
-    "simplify", "to_text",
+    "simplify", "to_text", "unknown_names",
 ]

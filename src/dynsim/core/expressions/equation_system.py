@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeGuard
@@ -28,12 +27,11 @@ from dynsim.core.errors import DynsimError, InputError, did_you_mean
 from dynsim.core.expressions.compile import Closure, build, numpy_functions, torch_functions
 from dynsim.core.expressions.differentiate import derivative
 from dynsim.core.expressions.errors import ExpressionError
-from dynsim.core.expressions.parse import parse_expression
+from dynsim.core.expressions.parse import IDENTIFIER, parse_expression
 from dynsim.core.expressions.tree import Expr
 from dynsim.core.system import Param, System
 
 TIME = "t"
-_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 def parse_equations(
@@ -112,7 +110,7 @@ def _checked_states(states: Sequence[str], key: str) -> tuple[str, ...]:
     if isinstance(states, str) or not isinstance(states, Sequence) or not states:
         raise ExpressionError("expected a non-empty list of state names", key=key)
     for state in states:
-        if not isinstance(state, str) or not _IDENTIFIER.fullmatch(state):
+        if not isinstance(state, str) or not IDENTIFIER.fullmatch(state):
             raise ExpressionError(f"state name {state!r} must start with a letter and hold "
                                   "only letters, digits and underscores", key=key)
         if state == TIME:
@@ -130,7 +128,7 @@ def _checked_params(params: Mapping[str, float | Param], states: tuple[str, ...]
     specs: dict[str, Param] = {}
     for name, value in params.items():
         where = f"{key}.{name}"
-        if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        if not isinstance(name, str) or not IDENTIFIER.fullmatch(name):
             raise ExpressionError(f"parameter name {name!r} must start with a letter and hold "
                                   "only letters, digits and underscores", key=where)
         if name == TIME:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from collections.abc import Iterable
 
 from dynsim.core.errors import did_you_mean
@@ -33,6 +34,9 @@ from dynsim.core.expressions.functions import ALIASES, CONSTANTS, FUNCTIONS, loo
 from dynsim.core.expressions.limits import MAX_DEPTH, tree_overflow
 from dynsim.core.expressions.source import Source, prepare
 from dynsim.core.expressions.tree import Binary, Call, Const, Expr, Neg, Var
+
+IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+"""What a state or parameter may be called: a letter, then letters, digits or underscores."""
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 
@@ -90,6 +94,22 @@ def parse_expression(text: str, names: Iterable[str], *, key: str = "") -> Expr:
 
     Raises `ExpressionError` (with `key`, the text and the column) for anything else.
     """
+    return _parse(text, frozenset(names), key, None)
+
+
+def unknown_names(text: str, names: Iterable[str], *, key: str = "") -> dict[str, int]:
+    """The names `text` uses besides `names`, constants and functions, in order of first use.
+
+    Each maps to the 1-based column of its first use in `text`. Only names that could be
+    parameters (`IDENTIFIER`) count: any other unknown name (such as `__builtins__`) is an
+    error, as in `parse_expression`, which checks everything else the same way.
+    """
+    unknown: dict[str, int] = {}
+    _parse(text, frozenset(names), key, unknown)
+    return unknown
+
+
+def _parse(text: str, names: frozenset[str], key: str, unknown: dict[str, int] | None) -> Expr:
     source = prepare(text, key)
     try:
         tree = ast.parse(source.python, mode="eval")
@@ -102,7 +122,7 @@ def parse_expression(text: str, names: Iterable[str], *, key: str = "") -> Expr:
     if overflow is not None:
         message, node = overflow
         raise source.error_at_python(message, _column(node))
-    return _Converter(source, frozenset(names)).convert(tree.body)[0]
+    return _Converter(source, names, unknown).convert(tree.body)[0]
 
 
 def _syntax_error(source: Source, exc: SyntaxError) -> ExpressionError:
@@ -120,11 +140,17 @@ def _syntax_error(source: Source, exc: SyntaxError) -> ExpressionError:
 
 
 class _Converter:
-    """Turns a whitelisted `ast` tree into an `Expr`, tracking constant values."""
+    """Turns a whitelisted `ast` tree into an `Expr`, tracking constant values.
 
-    def __init__(self, source: Source, names: frozenset[str]) -> None:
+    With an `unknown` dict, names outside `names` become variables and are recorded there
+    (name -> 1-based column in the text) instead of raising.
+    """
+
+    def __init__(self, source: Source, names: frozenset[str],
+                 unknown: dict[str, int] | None = None) -> None:
         self.source = source
         self.names = names
+        self.unknown = unknown
 
     def fail(self, message: str, index: int | None) -> ExpressionError:
         return self.source.error_at_python(message, index)
@@ -165,6 +191,9 @@ class _Converter:
             return Const(CONSTANTS[name], name), CONSTANTS[name]
         if lookup(name) is not None:
             raise self.fail(f"'{name}' is a function: call it like {name}(x)", node.col_offset)
+        if self.unknown is not None and IDENTIFIER.fullmatch(name):
+            self.unknown.setdefault(name, self.source.origin[node.col_offset] + 1)
+            return Var(name), None
         known = sorted(self.names | set(CONSTANTS))
         raise self.fail(f"unknown name '{name}'{did_you_mean(name, known)}",
                         node.col_offset)
