@@ -47,3 +47,14 @@ def cli():
                               text=True, env=full_env, cwd=cwd, input=input, timeout=300)
 
     return run
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny tensors: one intra-op torch thread (threaded BLAS on a busy machine stalls for ms)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

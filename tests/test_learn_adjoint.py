@@ -7,11 +7,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from test_learn_odeint import one_thread  # noqa: E402, F401 (autouse fixture)
-
 from dynsim.core.errors import InputError  # noqa: E402
 from dynsim.learn import odeint  # noqa: E402
 from dynsim.learn.memory import SavedTensorMeter  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 TIGHT = {"rtol": 1e-11, "atol": 1e-12}
 

@@ -13,16 +13,9 @@ from dynsim.core.errors import InputError, IntegrationError, UnknownNameError  #
 from dynsim.learn import odeint  # noqa: E402
 from dynsim.numerics import RungeKuttaSolver  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 FIXED = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one intra-op thread (threaded BLAS on a busy machine stalls for ms)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def explicit_methods() -> list[str]:
