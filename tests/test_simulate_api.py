@@ -185,3 +185,13 @@ def test_new_names_are_exported_and_import_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_path_ends_exactly_where_a_terminal_event_stopped_the_trajectory():
+    traj = dynsim.simulate("saddle", [[1e-3, 0.0], [0.0, 1.0]], (0, 20), points=11,
+                           events=[dynsim.leave_box(-1.0, 1.0)])
+    t, y = traj.path(0)
+    assert y[-1, 0] == pytest.approx(1.0, abs=1e-9) and t[-1] == pytest.approx(np.log(1e3))
+    assert np.isfinite(y).all() and len(t) == len(y) == 5  # t = 0, 2, 4, 6, then the exit
+    t, y = traj.path(1)  # decays towards the origin: every sample, no event
+    assert len(t) == 11 and traj.status[1] == dynsim.Status.SUCCESS

@@ -13,9 +13,14 @@ dt = 0.01                         # optional (fixed-step methods)
 points = 1001                     # optional; or t_eval = [...]
 rtol = 1e-6                       # optional, also atol: a number or one per state
 max_steps = 100000                # optional
+t_backward = 20.0                 # optional: the app also integrates this long backwards
 [view]                            # optional
 axes = ["x", "y"]                 # 2 or 3 state names
 xlim = [0.0, 5.0]                 # optional, also ylim and zlim
+at = { z = 25.0 }                 # optional: values of the states that are not axes
+window = 3.0                      # optional: trajectories stop this many views out
+layers = { nullclines = false }   # optional: the app's layer toggles (LAYERS)
+field = { density = 25, scaling = "normalized" }   # optional: direction-field arrows
 ```
 
 A [system] table with `equations` (and optional `states`, `title`, `description`) defines an
@@ -47,6 +52,10 @@ from dynsim.core.textfile import read_user_text
 from dynsim.core.trajectories import Trajectories
 
 LIMIT_KEYS = ("xlim", "ylim", "zlim")
+LAYERS = ("field", "streamlines", "nullclines", "equilibria", "separatrices", "trajectories")
+"""The layers of a phase portrait the app draws and a scene's [view.layers] switches."""
+FIELD_SCALINGS = ("normalized", "speed")
+"""Arrow lengths of a direction field: all the same, or proportional to the speed."""
 EQUATION_KEYS = ("states", "equations", "title", "description")
 """Keys of [system] that only an equation system takes."""
 
@@ -67,6 +76,7 @@ class SimulationSpec:
     rtol: Tolerance | None = None
     atol: Tolerance | None = None
     max_steps: int | None = None
+    t_backward: float | None = None
 
     def options(self) -> dict[str, Any]:
         """The keyword arguments of `simulate` this table sets."""
@@ -80,13 +90,41 @@ class SimulationSpec:
 
 @dataclass(frozen=True)
 class ViewSpec:
-    """The [view] table: which states to plot and the axis limits (None: the system's bounds)."""
+    """The [view] table: which states to plot and how (None or empty: the app's default).
+
+    `limits` maps 'xlim'/'ylim'/'zlim' to ranges (missing: the system's bounds); `at` holds
+    the values of the states that are not axes; `window` is how many view sizes around the
+    view trajectories may run before they stop; `layers` maps names in `LAYERS` to on/off;
+    `field_density` is arrows per axis and `field_scaling` one of `FIELD_SCALINGS`.
+    """
 
     axes: tuple[str, ...] = ()
     limits: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    at: Mapping[str, float] = field(default_factory=dict)
+    window: float | None = None
+    layers: Mapping[str, bool] = field(default_factory=dict)
+    field_density: int | None = None
+    field_scaling: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "limits", MappingProxyType(dict(self.limits)))
+        for name in ("limits", "at", "layers"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The [view] table as written (empty when everything is default)."""
+        view: dict[str, Any] = {"axes": list(self.axes)} if self.axes else {}
+        view.update({k: list(v) for k, v in self.limits.items()})
+        if self.at:
+            view["at"] = dict(self.at)
+        if self.window is not None:
+            view["window"] = self.window
+        if self.layers:
+            view["layers"] = dict(self.layers)
+        field_table = {k: v for k, v in (("density", self.field_density),
+                                         ("scaling", self.field_scaling)) if v is not None}
+        if field_table:
+            view["field"] = field_table
+        return view
 
 
 @dataclass(frozen=True)
@@ -181,12 +219,11 @@ class Scene:
         doc["simulation"] = {"t_span": list(sim.t_span),
                              "initial_conditions": [list(ic) for ic in sim.initial_conditions],
                              "solver": sim.solver}
-        for key in ("dt", "points", "t_eval", "rtol", "atol", "max_steps"):
+        for key in ("dt", "points", "t_eval", "rtol", "atol", "max_steps", "t_backward"):
             value = getattr(sim, key)
             if value is not None:
                 doc["simulation"][key] = list(value) if isinstance(value, tuple) else value
-        view: dict[str, Any] = {"axes": list(self.view.axes)} if self.view.axes else {}
-        view.update({k: list(v) for k, v in self.view.limits.items()})
+        view = self.view.to_dict()
         if view:
             doc["view"] = view
         return doc
@@ -311,7 +348,7 @@ def _checked_equations(check: Checker, name: str, table: Mapping[str, Any]) -> t
 
 def _checked_simulation(check: Checker, system: System, value: object) -> SimulationSpec:
     keys = ("t_span", "initial_conditions", "solver", "dt", "points", "t_eval", "rtol", "atol",
-            "max_steps")
+            "max_steps", "t_backward")
     table = check.table(value, "simulation", keys, required=("t_span",))
     t_span = check.numbers(table["t_span"], "simulation.t_span", 2)
     if t_span[0] == t_span[1]:
@@ -334,7 +371,7 @@ def _checked_simulation(check: Checker, system: System, value: object) -> Simula
 
 
 def _checked_steps(check: Checker, table: Mapping[str, Any]) -> dict[str, Any]:
-    """`dt` and `max_steps`."""
+    """`dt`, `max_steps` and `t_backward`."""
     out: dict[str, Any] = {}
     if "dt" in table:
         out["dt"] = check.number(table["dt"], "simulation.dt")
@@ -342,6 +379,10 @@ def _checked_steps(check: Checker, table: Mapping[str, Any]) -> dict[str, Any]:
             raise check.error("simulation.dt", f"must be positive, got {out['dt']:g}")
     if "max_steps" in table:
         out["max_steps"] = check.integer(table["max_steps"], "simulation.max_steps", 1)
+    if "t_backward" in table:
+        out["t_backward"] = check.number(table["t_backward"], "simulation.t_backward")
+        if out["t_backward"] < 0:
+            raise check.error("simulation.t_backward", f"must be >= 0, got {out['t_backward']:g}")
     return out
 
 
@@ -401,7 +442,7 @@ def _checked_initial_conditions(check: Checker, system: System,
 
 
 def _checked_view(check: Checker, system: System, value: object) -> ViewSpec:
-    table = check.table(value, "view", ("axes", *LIMIT_KEYS))
+    table = check.table(value, "view", ("axes", *LIMIT_KEYS, "at", "window", "layers", "field"))
     axes: tuple[str, ...] = ()
     if "axes" in table:
         axes = check.strings(table["axes"], "view.axes")
@@ -413,4 +454,26 @@ def _checked_view(check: Checker, system: System, value: object) -> ViewSpec:
                                   f"'{system.name}' ({', '.join(system.states)})")
     limits = {key: check.interval(table[key], f"view.{key}") for key in LIMIT_KEYS
               if key in table}
-    return ViewSpec(axes=axes, limits=limits)
+    at = check.table(table.get("at", {}), "view.at", system.states)
+    at_values = {k: check.number(v, f"view.at.{k}") for k, v in at.items()}
+    window = None
+    if "window" in table:
+        window = check.number(table["window"], "view.window")
+        if window < 1:
+            raise check.error("view.window", f"must be >= 1 (views), got {window:g}")
+    layers = check.table(table.get("layers", {}), "view.layers", LAYERS)
+    for name, on in layers.items():
+        if not isinstance(on, bool):
+            raise check.error(f"view.layers.{name}", f"expected true or false, got "
+                                                     f"{type_name(on)}")
+    field_table = check.table(table.get("field", {}), "view.field", ("density", "scaling"))
+    density = (check.integer(field_table["density"], "view.field.density", 2)
+               if "density" in field_table else None)
+    scaling = None
+    if "scaling" in field_table:
+        scaling = check.string(field_table["scaling"], "view.field.scaling")
+        if scaling not in FIELD_SCALINGS:
+            raise check.error("view.field.scaling", f"expected one of "
+                              f"{', '.join(FIELD_SCALINGS)}, got '{scaling}'")
+    return ViewSpec(axes=axes, limits=limits, at=at_values, window=window, layers=dict(layers),
+                    field_density=density, field_scaling=scaling)

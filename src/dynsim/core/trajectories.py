@@ -85,6 +85,25 @@ class Trajectories:
             raise unknown_name("state", name, self.states)
         return self.y[:, :, self.states.index(name)]
 
+    def path(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Times (K,) and states (K, D) of trajectory `i` up to where it stopped.
+
+        The output samples before the first NaN; a trajectory that a terminal event stopped
+        ends exactly at the crossing (the latest event entry), so a drawn curve reaches the
+        edge of a `leave_box` instead of stopping at the last output time before it.
+        """
+        y = self.y[i]
+        bad = np.flatnonzero(~np.isfinite(y).all(axis=-1))
+        end = int(bad[0]) if len(bad) else len(self.t)
+        t, y = self.t[:end], y[:end]
+        if self.status[i] == Status.EVENT:
+            stops = [(log.t[i][-1], log.y[i][-1]) for log in self.events.values()
+                     if len(log.t[i])]
+            if stops:
+                t_stop, y_stop = max(stops, key=lambda entry: abs(entry[0] - self.t[0]))
+                t, y = np.append(t, t_stop), np.vstack([y, y_stop])
+        return t, y
+
     def failures(self) -> Sequence[str]:
         """One line per trajectory that did not succeed: 'trajectory i: status: message'."""
         return [
