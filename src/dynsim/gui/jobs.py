@@ -1,0 +1,156 @@
+"""Jobs: the window's computations, run in worker threads, newest request wins.
+
+Each job has a key (one per layer: "field", "trajectories", ...). Submitting a key whose job
+is still running cancels it (its `CancelToken`; its result is dropped when it arrives) and
+queues the new request; only the newest queued request of a key runs next, so a dragged
+slider never piles up work. Results are delivered on the GUI thread, and only if still
+current. Workers are superqt's (`FunctionWorker`, `GeneratorWorker` for results that grow).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6 import QtCore
+from superqt.utils import FunctionWorker, GeneratorWorker
+
+from dynsim.core.cancel import CancelToken
+
+Work = Callable[[CancelToken, Callable[[float], None]], Any]
+"""A job: called in a worker with its cancel token and a progress(fraction) callback;
+returns the result, or (for a growing job) an iterator of results, the final one last."""
+
+
+@dataclass
+class _Request:
+    work: Work
+    on_result: Callable[[Any], None]
+    on_error: Callable[[BaseException], None]
+    growing: bool
+    label: str
+
+
+class _Running(QtCore.QObject):
+    """A started request: its worker, token and progress. It lives on the GUI thread, so the
+    worker's signals reach its slots there (queued), never on the worker's thread."""
+
+    def __init__(self, runner: JobRunner, key: str, request: _Request) -> None:
+        super().__init__(runner)
+        self.runner, self.key, self.request = runner, key, request
+        self.token = CancelToken()
+        self.progress = 0.0
+        self.started = time.monotonic()
+        self.worker: Any = (GeneratorWorker(self._generate) if request.growing
+                            else FunctionWorker(self._compute))
+        (self.worker.yielded if request.growing else self.worker.returned).connect(self.deliver)
+        self.worker.errored.connect(self.failed)
+        self.worker.finished.connect(self.done)
+
+    def _report(self, fraction: float) -> None:
+        self.progress = fraction
+
+    def _compute(self) -> Any:
+        return self.request.work(self.token, self._report)
+
+    def _generate(self) -> Iterator[Any]:
+        yield from self.request.work(self.token, self._report)
+
+    def _current(self) -> bool:
+        return self.runner._running.get(self.key) is self and not self.token.cancelled
+
+    @QtCore.Slot(object)
+    def deliver(self, value: Any) -> None:
+        if self._current():
+            self.request.on_result(value)
+
+    @QtCore.Slot(object)
+    def failed(self, error: BaseException) -> None:
+        if self._current():
+            self.request.on_error(error)
+
+    @QtCore.Slot()
+    def done(self) -> None:
+        self.runner._finished(self.key, self)
+        self.deleteLater()
+
+    def stop(self) -> None:
+        """Ask the job to stop; whatever it still delivers is dropped."""
+        self.token.cancel()
+        self.worker.quit()
+
+
+class JobRunner(QtCore.QObject):
+    """Runs keyed jobs in the thread pool; see the module docstring.
+
+    `activity` is emitted whenever the set of running jobs changes.
+    """
+
+    activity = QtCore.Signal()
+
+    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self._running: dict[str, _Running] = {}
+        self._queued: dict[str, _Request] = {}
+        self._closed = False
+
+    def submit(self, key: str, work: Work, on_result: Callable[[Any], None],
+               on_error: Callable[[BaseException], None], *, growing: bool = False,
+               label: str = "") -> None:
+        """Run `work` for `key`, replacing any older request of the same key.
+
+        `on_result` gets each result (each partial one too when `growing`); `on_error` the
+        exception a job raised. Both run on the GUI thread.
+        """
+        if self._closed:
+            return
+        request = _Request(work, on_result, on_error, growing, label or key)
+        running = self._running.get(key)
+        if running is not None:
+            running.stop()
+            self._queued[key] = request
+            return
+        self._start(key, request)
+
+    def _start(self, key: str, request: _Request) -> None:
+        running = _Running(self, key, request)
+        self._running[key] = running
+        running.worker.start()
+        self.activity.emit()
+
+    def _finished(self, key: str, running: _Running) -> None:
+        if self._running.get(key) is running:
+            del self._running[key]
+        queued = self._queued.pop(key, None)
+        if queued is not None and not self._closed:
+            self._start(key, queued)
+        self.activity.emit()
+
+    @property
+    def busy(self) -> bool:
+        """Whether any job is running or queued."""
+        return bool(self._running or self._queued)
+
+    def status(self) -> list[tuple[str, float, float]]:
+        """(label, progress fraction, seconds running) of every running job."""
+        now = time.monotonic()
+        return [(r.request.label, r.progress, now - r.started) for r in self._running.values()]
+
+    def cancel(self, key: str | None = None) -> None:
+        """Cancel the job of `key` (None: every job); their results are dropped."""
+        for k in list(self._running) if key is None else [key]:
+            self._queued.pop(k, None)
+            running = self._running.get(k)
+            if running is not None:
+                running.stop()
+
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Cancel everything, refuse new jobs, and wait for the workers to end.
+
+        Returns False if some worker was still running after `timeout` seconds.
+        """
+        self._closed = True
+        self.cancel()
+        return QtCore.QThreadPool.globalInstance().waitForDone(int(timeout * 1000))
