@@ -34,10 +34,10 @@ class ScientificSpinBox(QtWidgets.QDoubleSpinBox):
     """A spin box that shows and reads numbers as %g (1e-06, 0.25, 1.5e+03); the arrows
     multiply or divide by 10, as tolerances are tuned."""
 
-    def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt's name)
+    def textFromValue(self, value: float) -> str:
         return f"{value:g}"
 
-    def valueFromText(self, text: str) -> float:  # noqa: N802
+    def valueFromText(self, text: str) -> float:
         try:
             return float(text)
         except ValueError:
@@ -50,7 +50,7 @@ class ScientificSpinBox(QtWidgets.QDoubleSpinBox):
         except ValueError:
             return QtGui.QValidator.State.Intermediate, text, pos
 
-    def stepBy(self, steps: int) -> None:  # noqa: N802
+    def stepBy(self, steps: int) -> None:
         self.setValue(self.value() * 10.0 ** steps)
 
 

@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from dynsim.gui.exports import export_image, export_trajectories, exporter_filters
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from dynsim.core.errors import DynsimError, InputError
@@ -32,6 +31,7 @@ from dynsim.core.system import System
 from dynsim.core.trajectories import Trajectories
 from dynsim.gui import tasks
 from dynsim.gui.app import Settings, ensure_app
+from dynsim.gui.exports import export_image, export_trajectories, exporter_filters
 from dynsim.gui.jobs import JobRunner
 from dynsim.gui.layers import PortraitLayers
 from dynsim.gui.model import ExplorerModel, ExplorerState, state_for_system, state_from_scene
