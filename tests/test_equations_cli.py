@@ -132,8 +132,8 @@ def test_eq_errors(cli, tmp_path, args, message):
 def test_eq_needs_y0(cli, tmp_path):
     result = cli("simulate", "--eq", "x=-x", cwd=tmp_path)
     assert result.returncode == 2
-    assert "system 'equations' has no example initial state; give --y0 with 1 values (x)" \
-        in result.stderr
+    assert "no initial state to simulate (system 'equations' has no example and the scene " \
+        "none); give --y0 with 1 values (x)" in result.stderr
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [

@@ -48,14 +48,14 @@ class Separatrix:
 def separatrices(system: str | System, equilibria: Sequence[Equilibrium], *,
                  params: Mapping[str, float] | None = None, duration: float = 20.0,
                  box: Mapping[str, Sequence[float]] | None = None, points: int = 1001,
-                 solver: str = "dopri5", rtol: float = DEFAULT_RTOL,
+                 solver: str = "dopri5", dt: float | None = None, rtol: float = DEFAULT_RTOL,
                  atol: float = DEFAULT_ATOL) -> tuple[Separatrix, ...]:
     """The 1-D manifolds of the saddles among `equilibria`, each integrated for `duration`.
 
     `box` (state -> (low, high); states it omits are unbounded) stops a branch where it
     leaves; it also sets the start offset (`OFFSET` times its diagonal; without a box,
     OFFSET times max(1, |x*|)). All unstable branches run in one forward batch and all
-    stable ones in one backward batch.
+    stable ones in one backward batch, with `solver` (`dt` for fixed-step ones).
     """
     sys_obj = get_system(system)
     lower, upper = _box_arrays(sys_obj, box)
@@ -68,7 +68,7 @@ def separatrices(system: str | System, equilibria: Sequence[Equilibrium], *,
         y0 = np.array([origin + eps * direction for _, origin, direction, _, eps in chosen])
         events = [leave_box(lower, upper, states=sys_obj.states)] if box else []
         traj = simulate(sys_obj, y0, (0.0, sign * duration), params=params, points=points,
-                        solver=solver, rtol=rtol, atol=atol, events=events)
+                        solver=solver, dt=dt, rtol=rtol, atol=atol, events=events)
         for i, (_, origin, direction, value, _) in enumerate(chosen):
             out.append(Separatrix(kind=kind, origin=origin, direction=direction,
                                   eigenvalue=value, y=traj.path(i)[1], status=traj.status[i],

@@ -39,6 +39,12 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     add_target_arguments(p)
     p.add_argument("-o", "--output", metavar="OUT",
                    help="output file; the format follows the extension (.csv, .npz, ...)")
+    add_simulation_arguments(p)
+    p.set_defaults(run=run_simulate)
+
+
+def add_simulation_arguments(p: argparse.ArgumentParser) -> None:
+    """The options that override a scene's parameters and [simulation] (`apply_options`)."""
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="set a parameter (repeatable)")
     p.add_argument("--y0", action="append", default=[], metavar="'1,1,1'",
@@ -53,7 +59,6 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--atol", metavar="TOL", help="absolute tolerance of adaptive solvers: a "
                                                  "number or one per state")
     p.add_argument("--max-steps", metavar="N", help="most steps per trajectory")
-    p.set_defaults(run=run_simulate)
 
 
 def run_simulate(args: argparse.Namespace) -> int:
@@ -61,7 +66,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     plugins = load_for_command(args)
     exporter = _exporter_for(plugins, args.output) if args.output else None
     params = parse_assignments(args.param, "--param")
-    scene = _apply_options(scene_for_target(args.target, args.eq, params), args, params)
+    scene = apply_options(scene_for_target(args.target, args.eq, params), args, params)
     traj = scene.simulate()
     if exporter is None:
         write_csv_to(traj, sys.stdout)
@@ -71,12 +76,20 @@ def run_simulate(args: argparse.Namespace) -> int:
     return _report_failures(traj)
 
 
-def _apply_options(scene: Scene, args: argparse.Namespace, params: dict[str, float]) -> Scene:
+def apply_options(scene: Scene, args: argparse.Namespace, params: dict[str, float], *,
+                  need_states: bool = True) -> Scene:
+    """`scene` with the options of `add_simulation_arguments` applied (`params`: --param).
+
+    With `need_states`, a scene without initial states is an error (the app and `render`
+    draw the field alone).
+    """
     system = scene.get_system()
     changes = _simulation_changes(scene, args)
-    if "initial_conditions" not in changes and not scene.simulation.initial_conditions:
-        raise InputError(f"system '{system.name}' has no example initial state; give --y0 with "
-                         f"{system.dimension} values ({', '.join(system.states)})")
+    if need_states and "initial_conditions" not in changes and \
+            not scene.simulation.initial_conditions:
+        raise InputError(f"no initial state to simulate (system '{system.name}' has no "
+                         f"example and the scene none); give --y0 with {system.dimension} "
+                         f"values ({', '.join(system.states)})")
     params = {**scene.params, **params}
     system.parameter_values(params)
     return replace(scene, params=params, simulation=replace(scene.simulation, **changes))

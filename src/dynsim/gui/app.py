@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from collections.abc import Sequence
 
@@ -11,18 +10,6 @@ from PySide6 import QtCore, QtWidgets
 
 ORGANISATION, APPLICATION = "dynsim", "dynsim"
 MAX_RECENT = 10
-
-
-def display_problem() -> str | None:
-    """Why no window can be shown here (no X or Wayland display), or None if one can."""
-    platform = os.environ.get("QT_QPA_PLATFORM", "")
-    if platform in ("offscreen", "minimal", "vnc") or platform.startswith(("windows", "cocoa")):
-        return None
-    if sys.platform in ("win32", "darwin"):
-        return None
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
-        return None
-    return "no display available (DISPLAY and WAYLAND_DISPLAY are unset)"
 
 
 def ensure_app(argv: Sequence[str] | None = None) -> QtWidgets.QApplication:

@@ -2,7 +2,9 @@
 
 Choices (pplane's conventions where it has them): white background; stable equilibria
 filled, unstable ones open; nodes round, foci diamonds, saddles squares; stable separatrices
-blue-green, unstable ones red; forward trajectories solid, backward parts dashed; arrow
+teal, unstable ones red; forward trajectories solid, backward parts dashed, the selected
+one amber; nullclines orange, purple, brown, pink (no blue, teal or red, which mark
+trajectories and separatrices); arrow
 colour from slow (dark purple) to fast (orange) on the plasma map, its light yellow end left
 out for contrast on white.
 """
@@ -17,10 +19,10 @@ FOREGROUND = "k"
 FIELD_COLOURS = 8
 """The field's speed is shown in this many colour bins (one curve item per bin)."""
 FIELD_COLORMAP = ("plasma", 0.0, 0.82)
-NULLCLINE_COLOURS = ("#e66100", "#5e3c99", "#1b9e77", "#a6761d", "#e7298a", "#66a61e")
+NULLCLINE_COLOURS = ("#e66100", "#5e3c99", "#a6761d", "#e7298a", "#666666", "#b8860b")
 TRAJECTORY_COLOUR = "#1f4e9c"
-SELECTED_COLOUR = "#d62728"
-SEPARATRIX_COLOURS = {"stable": "#008b8b", "unstable": "#c0392b"}
+SELECTED_COLOUR = "#ffb000"
+SEPARATRIX_COLOURS = {"stable": "#00a6a6", "unstable": "#c0392b"}
 MEASURED_COLOUR = "#2ca02c"
 FAILURE_COLOUR = "#d62728"
 

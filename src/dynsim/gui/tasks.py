@@ -34,6 +34,9 @@ from dynsim.gui.model import ExplorerState
 NULLCLINE_RESOLUTION = 160
 """Grid points per axis for nullclines in the app: 0.6% of the view per cell, traced in
 ~10 ms for a planar system, so they follow a dragged slider."""
+SEPARATRIX_POINTS = 4001
+"""Samples along each separatrix: enough for the many loops of a chaotic unstable manifold
+(Lorenz's origin) to look smooth over the forward time."""
 SLICE_HALF_WIDTH = 10.0
 """For D > 2, equilibria are searched with the out-of-plane states in their bounds, or
 within +-10 of their slice values when the system gives none."""
@@ -79,7 +82,8 @@ def separatrices_of(state: ExplorerState,
     sim = state.solver
     return separatrices(state.system, search.equilibria, params=state.params,
                         duration=sim.t_forward, box=state.view.box(), solver=sim.method,
-                        rtol=sim.rtol, atol=sim.atol)  # type: ignore[arg-type]
+                        dt=sim.dt, rtol=sim.rtol, atol=sim.atol,  # type: ignore[arg-type]
+                        points=SEPARATRIX_POINTS)
 
 
 def window_event(state: ExplorerState) -> Event:
