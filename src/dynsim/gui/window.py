@@ -333,6 +333,8 @@ class Window(QtWidgets.QMainWindow):
         self.status_label.setToolTip(message)
 
     last_message = ""
+    ask_on_close = True
+    """Whether closing with unsaved changes asks to save them (scripts may turn it off)."""
 
     # -- reacting to the model ---------------------------------------------------------------
 
@@ -693,7 +695,7 @@ class Window(QtWidgets.QMainWindow):
     # -- closing -----------------------------------------------------------------------------
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
-        if self.modified and self.isVisible() and not self._closing and \
+        if self.ask_on_close and self.modified and not self._closing and \
                 self._ask_unsaved() is False:
             event.ignore()
             return

@@ -1,0 +1,202 @@
+"""The explorer window driven as a user would (mouse, sliders, keys) and by its Python API."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6 import QtCore
+
+import dynsim
+from dynsim.gui import tasks
+from tests.gui.helpers import curve_points, picture_colours
+
+LV = "scenes/lotka_volterra.toml"
+
+
+def test_title_names_the_scene_file_and_the_system(window):
+    assert window(LV).windowTitle() == "dynsim — lotka_volterra.toml"
+    assert window("lorenz").windowTitle() == "dynsim — Lorenz"
+
+
+def test_first_picture_has_every_layer(window):
+    w = window(LV)
+    layers = w.layers
+    # an arrow (shaft and two barbs: 6 points) at every grid point but the origin, where
+    # the field vanishes
+    assert sum(len(curve_points(item)) for item in layers.field_items) == (25 * 25 - 1) * 6
+    assert set(layers.nullcline_items) == {"x", "y"}
+    kinds = sorted(e.classification for e in layers.equilibria)
+    assert kinds == ["center", "saddle"]
+    center = next(e for e in layers.equilibria if e.classification == "center")
+    np.testing.assert_allclose(center.state, [1 / 0.75, 1.5], rtol=1e-9)
+    assert w.trajectories.n_trajectories == 2 and w.backward.n_trajectories == 2
+
+
+def test_clicking_the_plane_adds_the_trajectory_through_that_point(window, qtbot):
+    w = window(LV)
+    target = w.plane.data_to_widget(3.0, 2.0)
+    qtbot.mouseClick(w.plane.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=target)
+    w.wait_idle(30)
+    seed = np.array(w.state.seeds[-1])
+    pixel = np.array(w.plane.view_box.viewPixelSize())
+    assert len(w.state.seeds) == 3
+    assert np.all(np.abs(seed - [3.0, 2.0]) <= 1.5 * pixel)
+    np.testing.assert_array_equal(w.trajectories.y[-1, 0], seed)
+    np.testing.assert_array_equal(w.backward.y[-1, 0], seed)
+    drawn = curve_points(w.layers.forward_item)
+    assert np.min(np.hypot(*(drawn - seed).T)) == 0.0  # the drawn curve starts at the click
+
+
+def test_drawn_numbers_are_those_of_dynsim_simulate(window):
+    w = window(LV)
+    state = w.state
+    sim = state.solver
+    events = [tasks.window_event(state)]
+    expected = dynsim.simulate("lotka_volterra", state.seeds, (sim.t0, sim.t0 + sim.t_forward),
+                               params=dict(state.params), solver=sim.method, dt=sim.dt,
+                               rtol=sim.rtol, atol=sim.atol, points=sim.points, events=events)
+    np.testing.assert_array_equal(w.trajectories.y, expected.y)
+    # the scene the window saves simulates to the same numbers (the orbits stay in view)
+    np.testing.assert_array_equal(w.scene.simulate().y, expected.y)
+
+
+def test_moving_a_slider_moves_the_nullclines_and_the_equilibrium(window, qtbot):
+    w = window(LV)
+    row = w.param_panel.rows["alpha"]
+    before = curve_points(w.layers.nullcline_items["x"])
+    row.slider.setValue(row.position(2.5))
+    w.wait_idle(30)
+    assert w.state.params["alpha"] == pytest.approx(2.5, abs=1e-2)
+    alpha = w.state.params["alpha"]
+    horizontal = curve_points(w.layers.nullcline_items["x"])
+    assert not np.array_equal(before, horizontal)
+    assert np.any(np.abs(horizontal[:, 1] - alpha / 1.0) < 1e-9)  # dx/dt = 0 at y = alpha/beta
+    center = next(e for e in w.layers.equilibria if e.classification == "center")
+    assert center.state[1] == pytest.approx(alpha)
+    np.testing.assert_array_equal(w.trajectories.y, dynsim.simulate(
+        **tasks.trajectory_request(w.state)).y)
+    assert w.param_panel.rows["alpha"].spin.value() == pytest.approx(alpha)
+
+
+def test_a_typed_value_may_leave_the_slider_range_but_not_the_parameter_range(window):
+    w = window("hopf")
+    row = w.param_panel.rows["mu"]
+    spec = w.state.system.params["mu"]
+    outside = row.hi + 1.0
+    row.spin.setValue(outside)
+    w.wait_idle(30)
+    assert w.state.params["mu"] == pytest.approx(outside) if spec.contains(outside) else True
+    w.set_params(mu=spec.default)
+    with pytest.raises(dynsim.DynsimError, match="outside its range"):
+        w.set_params(mu=1e9)
+    assert w.state.params["mu"] == spec.default
+
+
+def test_right_click_on_a_curve_removes_it_and_undo_removes_the_last(window, qtbot):
+    w = window(LV)
+    first = w.trajectories.y[0, 0]
+    on_curve = w.plane.data_to_widget(*w.trajectories.y[0, 300])
+    qtbot.mouseClick(w.plane.viewport(), QtCore.Qt.MouseButton.RightButton, pos=on_curve)
+    w.wait_idle(30)
+    assert len(w.state.seeds) == 1 and not np.array_equal(w.state.seeds[0], first)
+    w.add_trajectory([4.0, 4.0])
+    w.undo_trajectory()
+    w.wait_idle(30)
+    assert len(w.state.seeds) == 1
+    w.clear_trajectories()
+    w.wait_idle(30)
+    assert w.trajectories is None and len(curve_points(w.layers.forward_item)) == 0
+
+
+def test_dragging_an_initial_point_moves_its_trajectory(window, qtbot):
+    w = window(LV)
+    start = w.plane.data_to_widget(*w.state.seeds[0])
+    end = w.plane.data_to_widget(3.0, 3.0)
+    viewport = w.plane.viewport()
+    qtbot.mousePress(viewport, QtCore.Qt.MouseButton.LeftButton, pos=start)
+    for k in range(1, 6):
+        qtbot.mouseMove(viewport, start + (end - start) * (k / 5))
+    qtbot.mouseRelease(viewport, QtCore.Qt.MouseButton.LeftButton, pos=end)
+    w.wait_idle(30)
+    pixel = np.array(w.plane.view_box.viewPixelSize())
+    assert np.all(np.abs(np.array(w.state.seeds[0]) - [3.0, 3.0]) <= 2 * pixel)
+    np.testing.assert_array_equal(w.trajectories.y[0, 0], w.state.seeds[0])
+
+
+def test_keyboard_shortcuts_undo_and_clear(window, qtbot):
+    w = window(LV)
+    w.add_trajectory([1.0, 1.0])
+    w.wait_idle(30)
+    qtbot.keyClick(w, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+    w.wait_idle(30)
+    assert len(w.state.seeds) == 2
+    qtbot.keyClick(w, QtCore.Qt.Key.Key_X, QtCore.Qt.KeyboardModifier.ControlModifier
+                   | QtCore.Qt.KeyboardModifier.ShiftModifier)
+    w.wait_idle(30)
+    assert w.state.seeds == ()
+    qtbot.keyClick(w, QtCore.Qt.Key.Key_1)  # toggles the direction field
+    assert not w.state.layers.visible["field"]
+    assert not w.layers.field_items[0].isVisible()
+
+
+def test_zoom_to_fit_and_zoom_back(window):
+    w = window(LV)
+    w.model.set_view(xlim=(1.0, 2.0), ylim=(1.0, 2.0))
+    w.wait_idle(30)
+    assert w.plane.view_box.viewRange()[0] == pytest.approx([1.0, 2.0])
+    w.zoom_to_fit()
+    w.wait_idle(30)
+    assert w.state.view.xlim == (0.0, 5.0)
+    w.zoom_back()
+    w.wait_idle(30)
+    assert w.state.view.xlim == (1.0, 2.0)
+    field = w.layers.field
+    assert field.x.min() == 1.0 and field.x.max() == 2.0  # the field follows the view
+
+
+def test_selecting_a_trajectory_shows_its_time_series_with_a_linked_cursor(window):
+    w = window(LV)
+    w.trajectory_panel.list.setCurrentRow(1)
+    w.wait_idle(30)
+    t, y = curve_points(w.trajectory_panel.curves[0]).T
+    assert t.min() == pytest.approx(-20.0) and t.max() == pytest.approx(20.0)
+    w.trajectory_panel.cursor.setValue(0.0)
+    marker = w.layers.cursor_item.data["x"][0], w.layers.cursor_item.data["y"][0]
+    np.testing.assert_allclose(marker, w.state.seeds[1], atol=1e-12)
+
+
+def test_three_dimensional_systems_show_a_slice_and_switch_axes(window):
+    w = window("lorenz", wait=False)
+    w.set_params(rho=10.0)
+    w.wait_idle(60)
+    assert w.state.view.axes == ("x", "y") and set(w.state.view.at) == {"z"}
+    w.model.set_view(axes=("x", "z"))
+    w.wait_idle(60)
+    assert w.plane.plot_item.getAxis("left").labelText == "z"
+    assert w.layers.field.plane.names == ("x", "z")
+    w.add_trajectory([1.0, 5.0])  # a plane point: y is held at its slice value
+    w.wait_idle(60)
+    assert w.state.seeds[-1] == (1.0, w.state.view.at["y"], 5.0)
+
+
+def test_export_image_png_and_svg_hold_the_picture(window, tmp_path):
+    w = window(LV)
+    w.export_image(tmp_path / "plane.png")
+    assert picture_colours(tmp_path / "plane.png") > 20
+    w.export_image(tmp_path / "plane.svg")
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(tmp_path / "plane.svg").getroot()
+    assert root.tag.endswith("svg") and len(list(root.iter())) > 100
+
+
+def test_export_csv_reads_back_as_the_drawn_trajectories(window, tmp_path):
+    w = window(LV)
+    w.export_csv(tmp_path / "traj.csv")
+    back = dynsim.read_csv(tmp_path / "traj.csv")
+    assert back.t[0] == pytest.approx(-20.0) and back.t[-1] == pytest.approx(20.0)
+    n = len(w.backward.t)
+    np.testing.assert_array_equal(back.y[:, n - 1:], w.trajectories.y)
+    np.testing.assert_array_equal(back.y[:, : n - 1], w.backward.y[:, :0:-1])
+    with pytest.raises(dynsim.DynsimError, match="no exporter writes '.xyz'"):
+        w.export_trajectories(tmp_path / "traj.xyz")
