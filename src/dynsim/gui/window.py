@@ -87,6 +87,8 @@ class Window(QtWidgets.QMainWindow):
         self._dirty: set[str] = set()
         self._selected = -1
         self._closing = False
+        self.typed: dict[str, ExplorerState] = {}
+        """Systems typed as equations (or given as `System`s) this session, by name."""
         self._build()
         self.model.subscribe(self._model_changed)
         self._model_changed(self.model.state, "system")
@@ -247,7 +249,10 @@ class Window(QtWidgets.QMainWindow):
     def choose_system(self, system: str | System) -> None:
         """Show another system with its defaults (trajectories are cleared)."""
         try:
-            self.model.replace(state_for_system(system), "system")
+            typed = self.typed.get(system) if isinstance(system, str) else None
+            state = state_for_system(typed.system, typed.equations, typed.params) if typed \
+                else state_for_system(system)
+            self.model.replace(state, "system")
         except DynsimError as exc:
             self.report(str(exc))
 
@@ -344,7 +349,10 @@ class Window(QtWidgets.QMainWindow):
         self.modified = True
         self._update_title()
         if change == "system":
-            self.picker.set_systems(active_plugins().objects("systems") | _own(state),
+            if active_plugins().objects("systems").get(state.system.name) is not state.system:
+                self.typed[state.system.name] = state
+            self.picker.set_systems(active_plugins().objects("systems")
+                                    | {n: s.system for n, s in self.typed.items()},
                                     state.system.name)
             self.settings.last_system = state.system.name
             self.measured = []
@@ -738,12 +746,6 @@ def _plane_points(run: tasks.TrajectoryRun, i: int, axes: tuple[int, int]) -> np
 def _axes(state: ExplorerState) -> tuple[int, int]:
     return (state.system.state_index(state.view.axes[0]),
             state.system.state_index(state.view.axes[1]))
-
-
-def _own(state: ExplorerState) -> dict[str, System]:
-    """The state's system when it is not registered (equations, or a `System` given)."""
-    registered = active_plugins().objects("systems").get(state.system.name)
-    return {} if registered is state.system else {state.system.name: state.system}
 
 
 def _close(a: Sequence[float], b: Sequence[float], rel: float = 1e-9) -> bool:
