@@ -57,6 +57,16 @@ def test_dynsim_imports_point_downwards(layer):
     assert not bad, "\n".join(bad)
 
 
+QT_FREE_GUI_MODULES = ("model.py", "tasks.py", "display.py", "__init__.py")
+"""The app's modules the CLI uses before loading Qt (the explorer state and its tasks)."""
+
+
+def test_the_app_model_and_tasks_import_no_qt():
+    bad = [f"{name}: {m}" for name in QT_FREE_GUI_MODULES
+           for m, top in imports(SRC / "gui" / name) if top and m.split(".")[0] in QT]
+    assert not bad, "\n".join(bad)
+
+
 @pytest.mark.parametrize("layer", ["core", "numerics", "analysis", "learn"])
 def test_only_the_gui_imports_qt(layer):
     bad = [f"{p.relative_to(REPO)}: {m}" for p in layer_files(layer) for m, _ in imports(p)
@@ -99,6 +109,12 @@ print(heavy)
     "from dynsim.cli.main import main; main(['list'])",
     "from dynsim.cli.main import main; main(['plugins', '--json'])",
     "from dynsim.cli.main import main; main(['simulate', 'lorenz', '--points', '3'])",
+    # argument errors of the app's commands are found before Qt is loaded
+    "from dynsim.cli.main import main; main(['render', 'lorenz', '-o', 'x.gif'])",
+    "from dynsim.cli.main import main; main(['render', 'nosuch', '-o', 'x.png'])",
+    "from dynsim.cli.main import main; main(['render', 'lorenz', '-o', 'x.png', '--size', '9'])",
+    "from dynsim.cli.main import main; main(['gui', 'scenes/nosuch.toml'])",
+    "import dynsim.gui.model, dynsim.gui.tasks, dynsim.gui.display",
 ])
 def test_startup_never_imports_torch_or_qt(action):
     code = STARTUP_CHECK.format(action=action, heavy=HEAVY)
