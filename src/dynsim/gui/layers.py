@@ -7,7 +7,7 @@ curves share one item, NaN-separated (`connect="finite"`), so hundreds stay flui
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -79,14 +79,16 @@ class PortraitLayers:
                                      labelTextColor=style.FOREGROUND, verSpacing=-6,
                                      brush=pg.mkBrush(255, 255, 255, 215),
                                      pen=pg.mkPen("#bbbbbb"))
-        self.field_items = [self._curve(style.pen(c.name(), 1.0), connect="pairs")
-                            for c in style.field_colours()]
+        self.field_items = [self._curve(style.pen(c.name(), 1.0), connect="pairs",
+                                        finite=True) for c in style.field_colours()]
         self.streamline_item = self._curve(style.pen("#7f7f7f", 1.0))
         self.nullcline_items: dict[str, pg.PlotDataItem] = {}
         self.separatrix_items = {kind: self._curve(style.pen(colour, 1.8))
                                  for kind, colour in style.SEPARATRIX_COLOURS.items()}
-        self.backward_item = self._curve(style.pen(style.TRAJECTORY_COLOUR, 1.4, dashed=True))
-        self.forward_item = self._curve(style.pen(style.TRAJECTORY_COLOUR, 1.6))
+        # one-pixel solid pens: Qt draws wider or dashed ones several times slower, and
+        # these curves hold up to hundreds of trajectories
+        self.backward_item = self._curve(style.pen(style.BACKWARD_COLOUR, 1.0))
+        self.forward_item = self._curve(style.pen(style.TRAJECTORY_COLOUR, 1.0))
         self.selected_item = self._curve(style.pen(style.SELECTED_COLOUR, 2.6))
         self.measured_item = self._scatter(symbol="o", size=5, pen=None,
                                            brush=pg.mkBrush(style.MEASURED_COLOUR))
@@ -106,8 +108,10 @@ class PortraitLayers:
         self.scaled = False
         self._legend_entries: tuple[str, ...] = ()
 
-    def _curve(self, pen: object, connect: str = "finite") -> pg.PlotDataItem:
-        item = pg.PlotDataItem(pen=pen, connect=connect, skipFiniteCheck=False)
+    def _curve(self, pen: object, connect: str = "finite",
+               finite: bool = False) -> pg.PlotDataItem:
+        """A curve item; `finite` promises its data never holds NaN (skips the check)."""
+        item = pg.PlotDataItem(pen=pen, connect=connect, skipFiniteCheck=finite)
         self.plot.addItem(item)
         return item
 
@@ -178,13 +182,16 @@ class PortraitLayers:
         """Forward curves solid, backward ones dashed, initial points, and at each end an
         arrowhead (time's direction) or a red cross where the solver failed."""
         self.run = run
+        parts = [(traj, direction, [traj.path(i)[1][:, axes] for i in range(traj.n_trajectories)])
+                 for traj, direction in ((run.forward, "forward"), (run.backward, "backward"))
+                 if traj is not None] if run else []
+        curves = {direction: paths for _, direction, paths in parts}
+        self.forward_item.setData(*joined(curves.get("forward", [])))
+        self.backward_item.setData(*joined(curves.get("backward", [])))
         forward = run.forward if run else None
-        backward = run.backward if run else None
-        self.forward_item.setData(*joined(_paths(forward, axes)))
-        self.backward_item.setData(*joined(_paths(backward, axes)))
         seeds = forward.y[:, 0][:, axes] if forward is not None else np.empty((0, 2))
         self.seed_item.setData(pos=seeds)
-        self.end_item.setData(self._end_spots(run, axes) if run and run.done else [])
+        self.end_item.setData(self._end_spots(parts) if run and run.done else [])
         self._update_legend()
 
     def draw_selection(self, curve: np.ndarray | None) -> None:
@@ -219,20 +226,17 @@ class PortraitLayers:
 
     # -- ends, tooltips, legend ---------------------------------------------------------------
 
-    def _end_spots(self, run: TrajectoryRun, axes: tuple[int, int]) -> list[dict[str, object]]:
+    def _end_spots(self, parts: list[tuple[Trajectories, str, list[np.ndarray]]]
+                   ) -> list[dict[str, object]]:
         spots = []
-        for traj, direction in ((run.forward, "forward"), (run.backward, "backward")):
-            if traj is None:
-                continue
-            for i in range(traj.n_trajectories):
-                _, y = traj.path(i)
-                curve = y[:, axes]
-                if len(curve) == 0:
-                    continue
+        for traj, direction, curves in parts:
+            for i, curve in enumerate(curves):
                 status = traj.status[i]
                 failed = status not in (Status.SUCCESS, Status.EVENT)
-                spot = {"pos": tuple(curve[-1]), "data": (direction, i, status,
-                                                          traj.messages[i], float(traj.t[0]))}
+                spot = {"pos": tuple(curve[-1]) if len(curve) else None,
+                        "data": (direction, i, status, traj.messages[i], float(traj.t[0]))}
+                if spot["pos"] is None:
+                    continue
                 if failed:
                     spot.update(symbol="x", size=13, pen=pg.mkPen(style.FAILURE_COLOUR,
                                                                   width=2),
@@ -262,35 +266,39 @@ class PortraitLayers:
         return f"{text}\n{message}" if message else text
 
     def _update_legend(self) -> None:
-        entries: list[tuple[pg.GraphicsObject, str]] = []
-        for name, item in self.nullcline_items.items():
-            if item.isVisible() and item.xData is not None and len(item.xData):
-                entries.append((item, f"d{name}/dt = 0"))
-        shown = {self.equilibria[k].classification for k in range(len(self.equilibria))} \
-            if self.equilibrium_item.isVisible() else set()
-        for classification in style.EQUILIBRIUM_STYLE:
-            if classification in shown:
-                symbol, edge, fill = style.EQUILIBRIUM_STYLE[classification]
-                sample = pg.ScatterPlotItem(symbol=symbol, pen=pg.mkPen(edge, width=2),
-                                            brush=pg.mkBrush(fill), size=10)
-                entries.append((sample, classification))
-        for kind, item in self.separatrix_items.items():
-            if item.isVisible() and item.xData is not None and len(item.xData):
-                entries.append((item, f"{kind} separatrix"))
-        if self.forward_item.isVisible() and self.forward_item.xData is not None \
-                and len(self.forward_item.xData):
-            entries.append((self.forward_item, "trajectory (forward)"))
-            if self.backward_item.xData is not None and len(self.backward_item.xData):
-                entries.append((self.backward_item, "backward in time"))
-        if len(self.measured_item.data):
-            entries.append((self.measured_item, "measured data"))
+        """Rebuild the legend when the set of marks shown changed (one entry per kind)."""
+        entries = self._legend_wanted()
         labels = tuple(label for _, label in entries)
         if labels == self._legend_entries:
             return
         self._legend_entries = labels
         self.legend.clear()
-        for item, label in entries:
-            self.legend.addItem(item, label)
+        for make, label in entries:
+            self.legend.addItem(make(), label)
+
+    def _legend_wanted(self) -> list[tuple[Callable[[], pg.GraphicsObject], str]]:
+        def drawn(item: pg.GraphicsObject) -> bool:
+            return item.isVisible() and item.xData is not None and len(item.xData) > 0
+
+        entries: list[tuple[Callable[[], pg.GraphicsObject], str]] = [
+            (lambda item=item: item, f"d{name}/dt = 0")
+            for name, item in self.nullcline_items.items() if drawn(item)]
+        shown = {e.classification for e in self.equilibria} \
+            if self.equilibrium_item.isVisible() else set()
+        for classification, (symbol, edge, fill) in style.EQUILIBRIUM_STYLE.items():
+            if classification in shown:
+                entries.append((lambda s=symbol, e=edge, f=fill: pg.ScatterPlotItem(
+                    symbol=s, pen=pg.mkPen(e, width=2), brush=pg.mkBrush(f), size=10),
+                    classification))
+        entries += [(lambda item=item: item, f"{kind} separatrix")
+                    for kind, item in self.separatrix_items.items() if drawn(item)]
+        if drawn(self.forward_item):
+            entries.append((lambda: self.forward_item, "trajectory (forward)"))
+            if drawn(self.backward_item):
+                entries.append((lambda: self.backward_item, "backward in time"))
+        if len(self.measured_item.data):
+            entries.append((lambda: self.measured_item, "measured data"))
+        return entries
 
 
 def equilibrium_text(eq: Equilibrium) -> str:
@@ -306,12 +314,6 @@ def _complex(z: complex) -> str:
     if abs(z.imag) < 1e-12 * max(1.0, abs(z.real)):
         return f"{z.real:.4g}"
     return f"{z.real:.4g}{z.imag:+.4g}i"
-
-
-def _paths(traj: Trajectories | None, axes: tuple[int, int]) -> list[np.ndarray]:
-    if traj is None:
-        return []
-    return [traj.path(i)[1][:, axes] for i in range(traj.n_trajectories)]
 
 
 def _speed_bins(speed: np.ndarray, count: int) -> np.ndarray:

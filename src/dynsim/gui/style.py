@@ -1,18 +1,18 @@
 """How each mark looks: colours, pens and symbols shared by the window, renders and legends.
 
 Choices (pplane's conventions where it has them): white background; stable equilibria
-filled, unstable ones open; nodes round, foci diamonds, saddles squares; stable separatrices
-teal, unstable ones red; forward trajectories solid, backward parts dashed, the selected
-one amber; nullclines orange, purple, brown, pink (no blue, teal or red, which mark
-trajectories and separatrices); arrow
-colour from slow (dark purple) to fast (orange) on the plasma map, its light yellow end left
-out for contrast on white.
+filled, unstable ones open; nodes round, foci diamonds, saddles squares; stable
+separatrices teal, unstable ones red; forward trajectories dark blue, backward parts light
+blue (both solid one-pixel lines, which Qt draws fastest), the selected one amber;
+nullclines orange, purple, brown, pink (no blue, teal or red, which mark trajectories and
+separatrices); arrow colour from slow (dark purple) to fast (orange) on the plasma map, its
+light yellow end left out for contrast on white.
 """
 
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui
+from PySide6 import QtGui
 
 BACKGROUND = "w"
 FOREGROUND = "k"
@@ -21,17 +21,16 @@ FIELD_COLOURS = 8
 FIELD_COLORMAP = ("plasma", 0.0, 0.82)
 NULLCLINE_COLOURS = ("#e66100", "#5e3c99", "#a6761d", "#e7298a", "#666666", "#b8860b")
 TRAJECTORY_COLOUR = "#1f4e9c"
+BACKWARD_COLOUR = "#8fb3e8"
 SELECTED_COLOUR = "#ffb000"
 SEPARATRIX_COLOURS = {"stable": "#00a6a6", "unstable": "#c0392b"}
 MEASURED_COLOUR = "#2ca02c"
 FAILURE_COLOUR = "#d62728"
 
 
-def pen(colour: str, width: float = 1.5, dashed: bool = False) -> QtGui.QPen:
+def pen(colour: str, width: float = 1.5) -> QtGui.QPen:
     """A cosmetic pen (its width in pixels, whatever the zoom)."""
     p = pg.mkPen(colour, width=width)
-    if dashed:
-        p.setStyle(QtCore.Qt.PenStyle.DashLine)
     p.setCosmetic(True)
     return p
 

@@ -46,6 +46,9 @@ SHOW_CANCEL_AFTER = 0.4
 DOCK_WIDTH, DOCK_HEIGHT = 230, 190
 """Initial sizes of the side docks and the trajectory dock, in pixels."""
 VIEW_SETTLE_MS = 40
+PARTIAL_EVERY = 0.15
+"""Seconds between two drawings of trajectories that are still growing (the first partial
+result waits this long too, so quick runs are drawn once, complete)."""
 """Pans and zooms are passed to the model after the view has been still this long."""
 
 Target = str | Path | Scene | System | None
@@ -426,7 +429,14 @@ class Window(QtWidgets.QMainWindow):
     def _submit_trajectories(self, state: ExplorerState) -> None:
         axes = _axes(state)
 
+        started = time.monotonic()
+        last_partial = [started]
+
         def draw(run: tasks.TrajectoryRun) -> None:
+            now = time.monotonic()
+            if not run.done and now - last_partial[0] < PARTIAL_EVERY:
+                return  # growing curves are redrawn a few times a second, not every chunk
+            last_partial[0] = now
             self.run = run
             self.layers.draw_trajectories(run, axes)
             if run.done:
