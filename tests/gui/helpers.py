@@ -23,3 +23,26 @@ def curve_points(item) -> np.ndarray:
         return np.empty((0, 2))
     points = np.column_stack([x, y])
     return points[np.isfinite(points).all(axis=1)]
+
+
+def drag(widget, start, end, modifiers=None, steps: int = 6) -> None:
+    """Press at `start`, move to `end` in `steps`, release: every event carries `modifiers`
+    (as a user holding Shift produces; QTest's mouseMove cannot)."""
+    from PySide6 import QtCore, QtWidgets
+
+    modifiers = modifiers or QtCore.Qt.KeyboardModifier.NoModifier
+    left = QtCore.Qt.MouseButton.LeftButton
+    kinds = QtCore.QEvent.Type
+
+    def send(kind, pos, button, buttons):
+        local = QtCore.QPointF(pos)
+        event = QtGui.QMouseEvent(kind, local, widget.mapToGlobal(local), button, buttons,
+                                  modifiers)
+        QtWidgets.QApplication.sendEvent(widget, event)
+        QtWidgets.QApplication.processEvents()
+
+    send(kinds.MouseButtonPress, start, left, left)
+    for k in range(1, steps + 1):
+        send(kinds.MouseMove, start + (end - start) * (k / steps), QtCore.Qt.MouseButton.NoButton,
+             left)
+    send(kinds.MouseButtonRelease, end, left, QtCore.Qt.MouseButton.NoButton)

@@ -8,7 +8,7 @@ from PySide6 import QtCore
 
 import dynsim
 from dynsim.gui import tasks
-from tests.gui.helpers import curve_points, picture_colours
+from tests.gui.helpers import curve_points, drag, picture_colours
 
 LV = "scenes/lotka_volterra.toml"
 
@@ -112,11 +112,7 @@ def test_dragging_an_initial_point_moves_its_trajectory(window, qtbot):
     w = window(LV)
     start = w.plane.data_to_widget(*w.state.seeds[0])
     end = w.plane.data_to_widget(3.0, 3.0)
-    viewport = w.plane.viewport()
-    qtbot.mousePress(viewport, QtCore.Qt.MouseButton.LeftButton, pos=start)
-    for k in range(1, 6):
-        qtbot.mouseMove(viewport, start + (end - start) * (k / 5))
-    qtbot.mouseRelease(viewport, QtCore.Qt.MouseButton.LeftButton, pos=end)
+    drag(w.plane.viewport(), start, end)
     w.wait_idle(30)
     pixel = np.array(w.plane.view_box.viewPixelSize())
     assert np.all(np.abs(np.array(w.state.seeds[0]) - [3.0, 3.0]) <= 2 * pixel)
@@ -200,3 +196,58 @@ def test_export_csv_reads_back_as_the_drawn_trajectories(window, tmp_path):
     np.testing.assert_array_equal(back.y[:, : n - 1], w.backward.y[:, :0:-1])
     with pytest.raises(dynsim.DynsimError, match="no exporter writes '.xyz'"):
         w.export_trajectories(tmp_path / "traj.xyz")
+
+
+def test_clicking_an_equilibrium_shows_its_eigenpairs_instead_of_adding_a_trajectory(
+        window, qtbot):
+    w = window(LV)
+    center = next(e for e in w.layers.equilibria if e.classification == "center")
+    qtbot.mouseClick(w.plane.viewport(), QtCore.Qt.MouseButton.LeftButton,
+                     pos=w.plane.data_to_widget(*center.state))
+    w.wait_idle(30)
+    assert len(w.state.seeds) == 2
+    text = w.last_message
+    assert text.startswith("center; x = 1.33333, y = 1.5; eigenvalues and eigenvectors")
+    omega = np.sqrt(1.5 * 1.0)  # sqrt(alpha * gamma)
+    assert f"0+{omega:.4g}i" in text and f"0-{omega:.4g}i" in text
+    tip = w.layers._equilibrium_tip(0, 0, w.layers.equilibria.index(center))
+    assert tip.split("\n")[0] == "center"
+
+
+def test_shift_drag_zooms_to_the_box(window, qtbot):
+    w = window(LV)
+    a, b = w.plane.data_to_widget(1.0, 1.0), w.plane.data_to_widget(2.0, 3.0)
+    drag(w.plane.viewport(), a, b, QtCore.Qt.KeyboardModifier.ShiftModifier)
+    w.wait_idle(30)
+    xlim, ylim = w.state.view.xlim, w.state.view.ylim
+    pixel = w.plane.view_box.viewPixelSize()
+    assert xlim == pytest.approx((1.0, 2.0), abs=0.05) and ylim == pytest.approx((1.0, 3.0),
+                                                                                   abs=0.05)
+    assert len(w.state.seeds) == 2 and pixel[0] > 0
+    w.zoom_back()
+    w.wait_idle(30)
+    assert w.state.view.xlim == (0.0, 5.0)
+
+
+def test_the_last_system_shown_is_the_next_start(window):
+    w = window("van_der_pol")
+    w.choose_system("hopf")
+    w.close()
+    assert window().state.system.name == "hopf"
+
+
+def test_an_exception_in_a_slot_becomes_a_message(window, monkeypatch):
+    import sys
+
+    w = window(LV)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr("PySide6.QtWidgets.QMessageBox.critical", lambda *a: None)
+    w.install_exception_hook()
+    try:
+        raise ValueError("boom")
+    except ValueError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    assert w.last_message == "unexpected error (a bug, please report it): ValueError: boom"
+    w.add_trajectory([1.0, 2.0])
+    w.wait_idle(30)
+    assert len(w.state.seeds) == 3

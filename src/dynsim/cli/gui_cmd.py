@@ -62,5 +62,6 @@ def run_gui(args: argparse.Namespace) -> int:
 
     app = ensure_app()
     window = Window(opened)
+    window.install_exception_hook()
     window.show()
     return app.exec()

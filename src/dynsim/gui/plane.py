@@ -29,10 +29,11 @@ class PlaneViewBox(pg.ViewBox):
     curve_removed = QtCore.Signal(int)
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(defaultPadding=0.0)  # a zoom box shows exactly the box
         self.seed_points: Callable[[], np.ndarray] = lambda: np.empty((0, 2))
         self.curve_points: Callable[[], list[np.ndarray]] = list
         self._dragging: int | None = None
+        self._drag_mode = pg.ViewBox.PanMode
 
     def _pixels(self, points: np.ndarray) -> np.ndarray:
         """Data points (K, 2) in scene pixels."""
@@ -83,6 +84,8 @@ class PlaneViewBox(pg.ViewBox):
             return
         if ev.isStart():
             self._dragging = self.nearest_seed(ev.buttonDownScenePos())
+            shift = bool(ev.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier)
+            self._drag_mode = pg.ViewBox.RectMode if shift else pg.ViewBox.PanMode
         if self._dragging is not None:
             ev.accept()
             point = self.mapSceneToView(ev.scenePos())
@@ -90,9 +93,8 @@ class PlaneViewBox(pg.ViewBox):
             if ev.isFinish():
                 self._dragging = None
             return
-        shift = bool(ev.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier)
         mode = self.state["mouseMode"]
-        self.state["mouseMode"] = pg.ViewBox.RectMode if shift else pg.ViewBox.PanMode
+        self.state["mouseMode"] = self._drag_mode  # chosen when the drag started
         try:
             super().mouseDragEvent(ev, axis)
         finally:

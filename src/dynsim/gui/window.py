@@ -17,6 +17,7 @@ jobs of the layers it affects (`dynsim.gui.jobs`); results are drawn by `Portrai
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,7 +34,7 @@ from dynsim.gui import tasks
 from dynsim.gui.app import Settings, ensure_app
 from dynsim.gui.exports import export_image, export_trajectories, exporter_filters
 from dynsim.gui.jobs import JobRunner
-from dynsim.gui.layers import PortraitLayers
+from dynsim.gui.layers import PortraitLayers, equilibrium_text
 from dynsim.gui.model import ExplorerModel, ExplorerState, state_for_system, state_from_scene
 from dynsim.gui.panels import LayerPanel, ParamPanel, SolverPanel, SystemPicker, ViewPanel
 from dynsim.gui.plane import PhasePlane
@@ -114,6 +115,8 @@ class Window(QtWidgets.QMainWindow):
         vb.clicked.connect(self._clicked)
         vb.seed_dragged.connect(self._seed_dragged)
         vb.curve_removed.connect(self.remove_trajectory)
+        self.layers.equilibrium_item.sigClicked.connect(
+            lambda item, points, event: self.show_equilibrium(int(points[0].data())))
         vb.sigRangeChanged.connect(lambda *_: self._view_timer.start())
         vb.sigResized.connect(lambda *_: self._resized())
         self.plane.scene().sigMouseMoved.connect(self._mouse_moved)
@@ -334,6 +337,16 @@ class Window(QtWidgets.QMainWindow):
             time.sleep(0.002)
         app.processEvents()
 
+    def install_exception_hook(self) -> None:
+        """Show exceptions escaping Qt slots in the status bar and a dialog, not a crash."""
+        def hook(kind: type[BaseException], error: BaseException, tb: object) -> None:
+            sys.__excepthook__(kind, error, tb)  # type: ignore[arg-type]
+            message = f"unexpected error (a bug, please report it): {kind.__name__}: {error}"
+            self.report(message)
+            if not self._closing:
+                QtWidgets.QMessageBox.critical(self, "dynsim", message)
+        sys.excepthook = hook
+
     def report(self, message: str) -> None:
         """Show `message` in the status bar (and remember it as the last message)."""
         self.last_message = message
@@ -527,6 +540,14 @@ class Window(QtWidgets.QMainWindow):
             self.add_trajectory((x, y))
         except DynsimError as exc:
             self.report(str(exc))
+
+    def show_equilibrium(self, index: int) -> str:
+        """Show equilibrium `index`'s state, type, eigenvalues and eigenvectors (status bar
+        and a tooltip at the mouse); returns the text."""
+        text = equilibrium_text(self.layers.equilibria[index])
+        self.report(text.replace("\n", "; "))
+        QtWidgets.QToolTip.showText(QtGui.QCursor.pos(), text, self.plane)
+        return text
 
     def _seed_dragged(self, index: int, x: float, y: float) -> None:
         state = self.model.state
