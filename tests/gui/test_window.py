@@ -154,7 +154,7 @@ def test_selecting_a_trajectory_shows_its_time_series_with_a_linked_cursor(windo
     w = window(LV)
     w.trajectory_panel.list.setCurrentRow(1)
     w.wait_idle(30)
-    t, y = curve_points(w.trajectory_panel.curves[0]).T
+    t, _ = curve_points(w.trajectory_panel.curves[0]).T
     assert t.min() == pytest.approx(-20.0) and t.max() == pytest.approx(20.0)
     w.trajectory_panel.cursor.setValue(0.0)
     marker = w.layers.cursor_item.data["x"][0], w.layers.cursor_item.data["y"][0]
@@ -194,7 +194,7 @@ def test_export_csv_reads_back_as_the_drawn_trajectories(window, tmp_path):
     n = len(w.backward.t)
     np.testing.assert_array_equal(back.y[:, n - 1:], w.trajectories.y)
     np.testing.assert_array_equal(back.y[:, : n - 1], w.backward.y[:, :0:-1])
-    with pytest.raises(dynsim.DynsimError, match="no exporter writes '.xyz'"):
+    with pytest.raises(dynsim.DynsimError, match=r"no exporter writes '\.xyz'"):
         w.export_trajectories(tmp_path / "traj.xyz")
 
 
@@ -251,3 +251,33 @@ def test_an_exception_in_a_slot_becomes_a_message(window, monkeypatch):
     w.add_trajectory([1.0, 2.0])
     w.wait_idle(30)
     assert len(w.state.seeds) == 3
+
+
+def test_a_trajectory_from_a_typed_exact_state(window, monkeypatch):
+    w = window(LV)
+    answers = iter([("0.25, 3.125", True), ("1, two", True), ("1, 2, 3", True)])
+    monkeypatch.setattr("PySide6.QtWidgets.QInputDialog.getText",
+                        lambda *a, **k: next(answers))
+    w.ask_trajectory()
+    w.wait_idle(30)
+    assert w.state.seeds[-1] == (0.25, 3.125)
+    np.testing.assert_array_equal(w.trajectories.y[-1, 0], [0.25, 3.125])
+    w.ask_trajectory()
+    assert w.last_message == "not numbers: '1, two'; type 2 numbers"
+    w.ask_trajectory()
+    assert "each initial condition needs 2 values (x, y)" in w.last_message
+    assert len(w.state.seeds) == 3
+
+
+def test_extending_doubles_the_time_and_the_mouse_position_is_shown(window, qtbot):
+    w = window(LV)
+    w._extend("t_forward")
+    w._extend("t_backward")
+    w.wait_idle(30)
+    assert (w.state.solver.t_forward, w.state.solver.t_backward) == (40.0, 40.0)
+    assert w.trajectories.t[-1] == 40.0 and w.backward.t[-1] == -40.0
+    qtbot.mouseMove(w.plane.viewport(), w.plane.data_to_widget(2.5, 1.25))
+    qtbot.waitUntil(lambda: w.coordinates.text() != "", timeout=3000)
+    x, y = (float(part.split("=")[1]) for part in w.coordinates.text().split(","))
+    pixel = w.plane.view_box.viewPixelSize()
+    assert abs(x - 2.5) <= 2 * pixel[0] and abs(y - 1.25) <= 2 * pixel[1]

@@ -47,8 +47,6 @@ DEFAULT_DENSITY = 25
 FALLBACK_LIMITS = (-5.0, 5.0)
 """The axis range of a state the system gives no bounds for."""
 
-CHANGES = ("system", "params", "solver", "view", "layers", "seeds")
-"""What an observer is told changed (a new system changes everything)."""
 
 
 @dataclass(frozen=True)
@@ -238,7 +236,8 @@ class ExplorerModel:
 
     Every setter checks its input (raising `DynsimError` with a message and leaving the
     state as it was), replaces the state, and calls each observer with the new state and
-    the kind of change (one of `CHANGES`).
+    the kind of change: "system" (a new system or scene: everything changed), "params",
+    "solver", "view", "layers" or "seeds".
     """
 
     def __init__(self, state: ExplorerState) -> None:

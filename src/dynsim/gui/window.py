@@ -360,8 +360,6 @@ class Window(QtWidgets.QMainWindow):
     # -- reacting to the model ---------------------------------------------------------------
 
     def _model_changed(self, state: ExplorerState, change: str) -> None:
-        if change == "refused":
-            return
         self.modified = True
         self._update_title()
         if change == "system":
