@@ -134,9 +134,10 @@ class JobRunner(QtCore.QObject):
         return bool(self._running or self._queued)
 
     def status(self) -> list[tuple[str, float, float]]:
-        """(label, progress fraction, seconds running) of every running job."""
+        """(label, progress fraction, seconds running) of every running job not cancelled."""
         now = time.monotonic()
-        return [(r.request.label, r.progress, now - r.started) for r in self._running.values()]
+        return [(r.request.label, r.progress, now - r.started) for r in self._running.values()
+                if not r.token.cancelled]
 
     def cancel(self, key: str | None = None) -> None:
         """Cancel the job of `key` (None: every job); their results are dropped."""

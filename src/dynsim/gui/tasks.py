@@ -27,6 +27,7 @@ from dynsim.analysis import (
 from dynsim.analysis.separatrices import Separatrix, separatrices
 from dynsim.core.cancel import CancelToken
 from dynsim.core.events import Event, leave_box
+from dynsim.core.plugins import active_plugins
 from dynsim.core.simulate import simulate, simulate_iter
 from dynsim.core.trajectories import Trajectories
 from dynsim.gui.model import ExplorerState
@@ -37,6 +38,7 @@ NULLCLINE_RESOLUTION = 160
 SEPARATRIX_POINTS = 4001
 """Samples along each separatrix: enough for the many loops of a chaotic unstable manifold
 (Lorenz's origin) to look smooth over the forward time."""
+SEPARATRIX_SOLVER = "dopri5"
 SLICE_HALF_WIDTH = 10.0
 """For D > 2, equilibria are searched with the out-of-plane states in their bounds, or
 within +-10 of their slice values when the system gives none."""
@@ -78,12 +80,23 @@ def equilibria_of(state: ExplorerState) -> EquilibriumSearch:
 
 def separatrices_of(state: ExplorerState,
                     search: EquilibriumSearch) -> tuple[Separatrix, ...]:
-    """The separatrices of the saddles in `search`, within the integration window."""
+    """The separatrices of the saddles in `search`, within the integration window.
+
+    They use the trajectories' method when it is adaptive, else `SEPARATRIX_SOLVER` with
+    the same tolerances: a manifold leaving a saddle needs the step control, and a fixed
+    step small enough for it costs seconds over the forward time.
+    """
     sim = state.solver
     return separatrices(state.system, search.equilibria, params=state.params,
-                        duration=sim.t_forward, box=state.view.box(), solver=sim.method,
-                        dt=sim.dt, rtol=sim.rtol, atol=sim.atol,  # type: ignore[arg-type]
+                        duration=sim.t_forward, box=state.view.box(),
+                        solver=sim.method if is_adaptive(sim.method) else SEPARATRIX_SOLVER,
+                        rtol=sim.rtol, atol=sim.atol,  # type: ignore[arg-type]
                         points=SEPARATRIX_POINTS)
+
+
+def is_adaptive(method: str) -> bool:
+    """Whether the registered solver `method` chooses its own steps (tolerances, not dt)."""
+    return bool(getattr(active_plugins().get("solvers", method), "adaptive", True))
 
 
 def window_event(state: ExplorerState) -> Event:

@@ -127,10 +127,10 @@ class Window(QtWidgets.QMainWindow):
 
         report = self.report
         self.picker = SystemPicker(self.choose_system)
-        solvers = active_plugins().objects("solvers")
         self.param_panel = ParamPanel(self.model, report)
-        self.solver_panel = SolverPanel(self.model, report, sorted(solvers),
-                                        lambda name: getattr(solvers[name], "adaptive", True))
+        self.solver_panel = SolverPanel(self.model, report,
+                                        sorted(active_plugins().objects("solvers")),
+                                        tasks.is_adaptive)
         self.view_panel = ViewPanel(self.model, report)
         self.view_panel.auto_range.connect(self.zoom_to_fit)
         self.layer_panel = LayerPanel(self.model, report)
