@@ -12,6 +12,7 @@ import numpy as np
 from dynsim.core.cancel import CancelToken
 from dynsim.core.errors import InputError, SystemDefinitionError
 from dynsim.core.events import Event, EventLog
+from dynsim.core.guard import check_derivative
 from dynsim.core.plugins import active_plugins
 from dynsim.core.solver import (
     Problem,
@@ -171,7 +172,8 @@ class _Run:
             rhs=rhs, y0=initial, t_span=span, t_eval=times, dt=dt,
             rtol=_scalar_or_array(rtol_arr), atol=_scalar_or_array(atol_arr),
             max_steps=int(max_steps), first_step=first_step, min_step=min_step,
-            jacobian=jacobian, events=bound_events, cancel=cancel, progress=progress)
+            jacobian=jacobian, events=bound_events, cancel=cancel, progress=progress,
+            system=sys_obj.name)
         return cls(sys_obj, values, solver_obj, problem)
 
     def finish(self, solution: Solution) -> Trajectories:
@@ -244,14 +246,12 @@ def output_times(span: tuple[float, float], points: int,
 
 
 def _check_rhs_shape(system: System, rhs: object, t0: float, y0: np.ndarray) -> None:
-    """Catch a right-hand side that returns the wrong shape before any integration."""
+    """Refuse a right-hand side that returns complex values or the wrong shape, up front."""
     try:
         with np.errstate(all="ignore"):  # non-finite values are the solver's to report
-            out = np.asarray(rhs(t0, y0))  # type: ignore[operator]
+            out = rhs(t0, y0)  # type: ignore[operator]
+    except SystemDefinitionError:
+        raise
     except Exception:
         return  # the solver reports it per trajectory as rhs_error
-    if out.shape != y0.shape:
-        raise SystemDefinitionError(
-            f"system '{system.name}': rhs returned shape {out.shape} for y of shape "
-            f"{y0.shape}; it must return an array of y's shape"
-        )
+    check_derivative(system.name, out, y0)

@@ -209,6 +209,7 @@ class _Integration:
         # stage times of a step go to the backend in one copy (numpy: nothing to do)
         self.convert = None if isinstance(b, NumpyBackend) else b.fresh
         self.outcomes = Outcomes(self.n)
+        self.event_errors: dict[int, tuple[str, Exception, float]] = {}
         self.out = _Output(b, self.n, len(self.t_eval), self.d)
         self.stats = {name: np.zeros(self.n, dtype=np.int64)
                       for name in ("accepted", "rejected", "rhs_evaluations")}
@@ -342,8 +343,8 @@ class _Integration:
                       f"{what} is not finite at t0 = {self.t0:g} (state "
                       f"{state_text(y0_host[i])}); check the initial condition and parameters")
         if self.events:
-            t_b = self.time(self.t)
-            self.g_prev = [self._g(event, t_b, b.detach(y)) for event in self.events]
+            self.g_prev = [self._g(event, self.t, b.detach(y)) for event in self.events]
+            self._fail_events()
         self._compact()
         if self.adaptive and self.m:
             self._initial_steps()
@@ -419,6 +420,8 @@ class _Integration:
         stop_t = self._after_accepted(accepted, t_new, h, h_flat, y_new, broken)
         if broken:
             self._fail_broken(broken)
+        if self.event_errors:
+            self._fail_events()
         store.finish(rejected)
         self.t = t_new
         self.t[rejected] = t[rejected]
@@ -491,10 +494,10 @@ class _Integration:
 
         For the other events the new values of g are kept at once.
         """
-        t_b, y_d = self.time(t_new), self.backend.detach(y_new)
+        y_d = self.backend.detach(y_new)
         out = []
         for e, event in enumerate(self.events):
-            g_new = self._g(event, t_b, y_d)
+            g_new = self._g(event, t_new, y_d)
             rows = np.flatnonzero(accepted & crossings(self.g_prev[e], g_new, event.direction))
             if rows.size:
                 out.append((e, rows, g_new))
@@ -567,7 +570,7 @@ class _Integration:
         def g_at(theta: np.ndarray, sub: np.ndarray) -> np.ndarray:
             with b.no_grad():
                 y = b.detach(dense(theta, loc[sub]))
-                return self._g(event, self.time(t[sub] + theta * hr[sub]), y)
+                return self._g(event, t[sub] + theta * hr[sub], y, rows[sub])
 
         theta = locate(g_at, self.g_prev[e][rows], g_new[rows], np.abs(hr),
                        time_tolerance(t_new[rows]))
@@ -647,24 +650,49 @@ class _Integration:
         except Exception:
             pass
         b = self.backend
+        return b.concat(self._rows_apart(self.f, t, y, broken, b.full((1, self.d), math.nan)))
+
+    def _rows_apart(self, f: Callable[[Any, Array], Any], t: np.ndarray, y: Array,
+                    broken: dict[int, tuple[Exception, float]], nan_row: Any) -> list[Any]:
+        """f(t, y) in pieces, halving those that raise; a row that raises alone gets `nan_row`
+        and is recorded in `broken` (row -> exception, t)."""
         pieces: list[Any] = []
         todo = [(0, len(t))]
         while todo:
             lo, hi = todo.pop()
             try:
-                pieces.append(self.f(self.time(t[lo:hi]), y[lo:hi]))
+                pieces.append(f(self.time(t[lo:hi]), y[lo:hi]))
             except Exception as exc:
                 if hi - lo == 1:
                     broken.setdefault(lo, (exc, float(t[lo])))
-                    pieces.append(b.full((1, self.d), math.nan))
+                    pieces.append(nan_row)
                 else:
                     mid = (lo + hi) // 2
                     todo += [(mid, hi), (lo, mid)]
-        return b.concat(pieces)
+        return pieces
 
-    def _g(self, event: Event, t: Any, y: Array) -> np.ndarray:
-        value = self.backend.host(self.backend.asarray(event.function(t, y)))
-        return np.broadcast_to(value.astype(np.float64), (y.shape[0],)).copy()
+    def _g(self, event: Event, t: np.ndarray, y: Array,
+           rows: np.ndarray | None = None) -> np.ndarray:
+        """The event function at host times `t` (M,) and states `y` (M, D), as host (M,).
+
+        Rows where it raises get NaN (no crossing) and are recorded in `event_errors` (by
+        their position among the active rows: `rows[i]`, or i) to end as `rhs_error`."""
+        b = self.backend
+
+        def g(t_b: Any, yy: Array) -> np.ndarray:
+            value = b.host(b.asarray(event.function(t_b, yy)))
+            return np.broadcast_to(value.astype(np.float64), (yy.shape[0],)).copy()
+
+        try:
+            return g(self.time(t), y)
+        except Exception:
+            pass
+        broken: dict[int, tuple[Exception, float]] = {}
+        values = np.concatenate(self._rows_apart(g, t, y, broken, np.full(1, math.nan)))
+        for i, (exc, at) in broken.items():
+            row = i if rows is None else int(rows[i])
+            self.event_errors.setdefault(row, (event.name, exc, at))
+        return values
 
     # -- ending trajectories ----------------------------------------------------------------
 
@@ -688,6 +716,16 @@ class _Integration:
             self._end(rows, Status.RHS_ERROR,
                       [f"the right-hand side raised {type(broken[i][0]).__name__}: "
                        f"{broken[i][0]} at t = {broken[i][1]:.6g}" for i in rows])
+
+    def _fail_events(self) -> None:
+        rows = np.array(sorted(i for i in self.event_errors if not self.ending[i]),
+                        dtype=np.int64)
+        if rows.size:
+            self._end(rows, Status.RHS_ERROR,
+                      [f"the event function '{self.event_errors[i][0]}' raised "
+                       f"{type(self.event_errors[i][1]).__name__}: {self.event_errors[i][1]} "
+                       f"at t = {self.event_errors[i][2]:.6g}" for i in rows])
+        self.event_errors.clear()
 
     def _end_small_steps(self, rows: np.ndarray, h_next: np.ndarray,
                          finite: np.ndarray) -> None:
