@@ -13,6 +13,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from dynsim.cli.runtime import Terminated, command_runtime
 from dynsim.core.errors import DynsimError
 
 EXIT_OK, EXIT_FAILED_RUN, EXIT_USAGE = 0, 1, 2
@@ -57,13 +58,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_OK
-        return args.run(args)
+        with command_runtime():
+            return args.run(args)
     except DynsimError as exc:
         print(error_text(exc), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("dynsim: interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"dynsim: {exc}", file=sys.stderr)
+        return 128 + exc.signum
     except BrokenPipeError:
         # the reader of our stdout went away (e.g. `| head`); stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dynsim.core.budget import batch_bytes, check_memory
 from dynsim.core.cancel import CancelToken
 from dynsim.core.errors import InputError, SystemDefinitionError
 from dynsim.core.events import Event, EventLog
@@ -22,6 +23,7 @@ from dynsim.core.solver import (
     check_step_options,
     check_tolerances,
 )
+from dynsim.core.spelling import setting, stream_hint
 from dynsim.core.system import System
 from dynsim.core.trajectories import Trajectories
 
@@ -149,6 +151,7 @@ class _Run:
         values = sys_obj.parameter_values(params)
         initial = as_initial_states(y0, sys_obj)
         span = as_time_span(t_span)
+        check_output_memory(initial.shape[0], points, t_eval, sys_obj.dimension)
         times = output_times(span, points, t_eval)  # type: ignore[arg-type]
         check_step_options(dt, max_steps, first_step, min_step)
         rtol_arr, atol_arr = check_tolerances(rtol, atol, sys_obj.dimension)
@@ -190,6 +193,20 @@ class _Run:
 
 def _scalar_or_array(values: np.ndarray) -> float | np.ndarray:
     return float(values[0]) if np.all(values == values[0]) else values
+
+
+def check_output_memory(trajectories: int, points: object, t_eval: object,
+                        dimension: int) -> None:
+    """Refuse, before allocating, a simulation whose outputs cannot fit in memory."""
+    times = np.size(t_eval) if t_eval is not None else points
+    if not isinstance(times, numbers.Real) or isinstance(times, bool):
+        return  # `output_times` explains what is wrong with it
+    plural = "y" if trajectories == 1 else "ies"
+    check_memory(batch_bytes(trajectories, int(times), dimension),
+                 f"{trajectories} trajector{plural} x {times:.6g} output times x {dimension} "
+                 "states",
+                 f"use fewer {setting('points')} or trajectories, or {stream_hint()}, or split "
+                 "the initial states over several runs (processes or machines)")
 
 
 def as_initial_states(y0: object, system: System) -> np.ndarray:

@@ -37,6 +37,7 @@ from dynsim.core.cancel import CancelToken
 from dynsim.core.errors import InputError
 from dynsim.core.events import Event
 from dynsim.core.solver import Solution, check_events, check_step_options, check_tolerances
+from dynsim.core.spelling import setting
 from dynsim.core.trajectories import Status
 from dynsim.numerics import controller as ctl
 from dynsim.numerics.backend import Array, Backend, NumpyBackend, backend_for
@@ -415,7 +416,8 @@ class _Integration:
             rows = rejected[~_mask(broken, self.m)[rejected]]
             self._end(rows, Status.NON_FINITE,
                       [f"the state became non-finite between t = {t[i]:.6g} and "
-                       f"{t_new[i]:.6g} (blow-up); try a smaller dt or an adaptive solver"
+                       f"{t_new[i]:.6g} (blow-up); try a smaller {setting('dt')} or an "
+                       "adaptive solver"
                        for i in rows])
         stop_t = self._after_accepted(accepted, t_new, h, h_flat, y_new, broken)
         if broken:
@@ -748,14 +750,15 @@ class _Integration:
                 self._end(np.array([i]), Status.STEP_TOO_SMALL,
                           f"step size {abs(h_next[i]):.3g} at t = {t:.6g} is below the minimum "
                           f"{floor[j]:.3g} (singularity or discontinuity?); check the "
-                          f"right-hand side near there, or loosen rtol/atol")
+                          f"right-hand side near there, or loosen {setting('rtol')}/"
+                          f"{setting('atol')}")
 
     def _end_max_steps(self, rows: np.ndarray) -> None:
         if self.adaptive:
-            hint = ("the problem may be stiff: try solver='radau' or 'bdf', or raise "
-                    "max_steps")
+            hint = (f"the problem may be stiff: try {setting('solver', 'radau')} or "
+                    f"{setting('solver', 'bdf')}, or raise {setting('max_steps')}")
         else:
-            hint = "raise max_steps or use a larger dt"
+            hint = f"raise {setting('max_steps')} or use a larger {setting('dt')}"
         self._end(rows, Status.MAX_STEPS,
                   [f"reached max_steps = {self.max_steps} at t = {self.t[i]:.6g} of "
                    f"{self.t1:g}; {hint}" for i in rows])

@@ -1,0 +1,31 @@
+"""How messages name the settings a user can change: as Python keywords or as CLI options.
+
+The library's messages say `solver='radau'`, `max_steps`; under the `dynsim` command (which
+calls `use_command_line()`) the same messages say `--solver radau`, `--max-steps`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+
+_COMMAND_LINE = contextvars.ContextVar("dynsim_command_line", default=False)
+
+
+def use_command_line() -> None:
+    """Spell settings as `dynsim` options from now on (in this context)."""
+    _COMMAND_LINE.set(True)
+
+
+def setting(name: str, value: object = None) -> str:
+    """`name` (with `value`) as the user types it: `solver='radau'` or `--solver radau`."""
+    if _COMMAND_LINE.get():
+        option = "--" + name.replace("_", "-")
+        return option if value is None else f"{option} {value}"
+    return name if value is None else f"{name}={value!r}"
+
+
+def stream_hint() -> str:
+    """How to write a big simulation in pieces as it is computed, for this front end."""
+    if _COMMAND_LINE.get():
+        return "--stream with -o FILE.csv (or stdout) to write it in chunks as they are computed"
+    return "dynsim.stream_csv(...) to write it in chunks as they are computed"
