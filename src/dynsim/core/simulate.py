@@ -239,6 +239,9 @@ def as_time_span(t_span: object) -> tuple[float, float]:
         raise InputError(f"t_span must be two numbers (t0, t1), got {t_span!r}") from None
     if not (math.isfinite(t0) and math.isfinite(t1)) or t0 == t1:
         raise InputError(f"t_span must be two different finite numbers, got ({t0}, {t1})")
+    if not math.isfinite(t1 - t0):
+        raise InputError(f"t_span ({t0:g}, {t1:g}) is longer than the largest float; give a "
+                         "shorter time span")
     return t0, t1
 
 
