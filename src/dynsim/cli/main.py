@@ -54,7 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the `dynsim` command; returns the exit code."""
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # name the command's own help, not the top level's
+            prog = f"dynsim {args.command}" if args.command else "dynsim"
+            raise UsageError(f"{prog}: unrecognized arguments: {' '.join(unknown)} (see "
+                             f"'{prog} --help')")
         if args.command is None:
             parser.print_help()
             return EXIT_OK

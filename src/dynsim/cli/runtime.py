@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from dynsim.core.errors import ExportError
-from dynsim.core.spelling import use_command_line
+from dynsim.core.spelling import command_line_spelling
 
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -35,7 +35,6 @@ class Terminated(BaseException):
 @contextlib.contextmanager
 def command_runtime() -> Iterator[None]:
     """Run one command with the rules above (the previous signal handlers come back after)."""
-    use_command_line()
     previous = {}
     for signum in SIGNALS:
         with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
@@ -43,7 +42,8 @@ def command_runtime() -> Iterator[None]:
     stdout = sys.stdout
     sys.stdout = _CheckedStream(stdout)  # type: ignore[assignment]
     try:
-        yield
+        with command_line_spelling():
+            yield
         sys.stdout.flush()
     finally:
         sys.stdout = stdout

@@ -81,7 +81,8 @@ def run_simulate(args: argparse.Namespace) -> int:
         write_csv_to(traj, stdout)
         stdout.flush()
     else:
-        exporter.write(traj, Path(args.output))
+        with plugin_code():  # an exporter is plugin code too
+            exporter.write(traj, Path(args.output))
     return _report_failures(traj.failures())
 
 

@@ -1,19 +1,27 @@
 """How messages name the settings a user can change: as Python keywords or as CLI options.
 
 The library's messages say `solver='radau'`, `max_steps`; under the `dynsim` command (which
-calls `use_command_line()`) the same messages say `--solver radau`, `--max-steps`.
+runs its commands in `command_line_spelling()`) the same messages say `--solver radau`,
+`--max-steps`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+from collections.abc import Iterator
 
 _COMMAND_LINE = contextvars.ContextVar("dynsim_command_line", default=False)
 
 
-def use_command_line() -> None:
-    """Spell settings as `dynsim` options from now on (in this context)."""
-    _COMMAND_LINE.set(True)
+@contextlib.contextmanager
+def command_line_spelling() -> Iterator[None]:
+    """Spell settings as `dynsim` options inside the block (in this context)."""
+    token = _COMMAND_LINE.set(True)
+    try:
+        yield
+    finally:
+        _COMMAND_LINE.reset(token)
 
 
 def setting(name: str, value: object = None) -> str:
