@@ -158,8 +158,8 @@ def test_the_memory_check_compares_with_the_memory_available(monkeypatch):
 
 @pytest.mark.parametrize("args, message", [
     (("--sweep", "alpha=0.5:1:1e10", "-o", "o.csv"), "--sweep alpha with N = 1e+10 values"),
-    (("--basins", "--grid", "1e6", "-o", "o.csv"), "--grid 1e6 (1e+12 points)"),
-    (("--basins", "--grid", "3,1e12", "-o", "o.csv"), "--grid 3,1e12 (3e+12 points)"),
+    (("--basins", "--grid", "1e6", "-o", "o.csv"), "a grid of 1000000 x 1000000 points"),
+    (("--basins", "--grid", "3,1e12", "-o", "o.csv"), "a grid of 3 x 1000000000000 points"),
 ])
 def test_sweeps_and_grids_too_big_for_memory_are_refused_up_front(tmp_path, monkeypatch, run,
                                                                    args, message):
@@ -208,6 +208,15 @@ def test_a_scene_nested_absurdly_deep_is_refused(tmp_path, nested):
     path.write_text(nested)
     with pytest.raises(SceneError, match="nested too deeply"):
         dynsim.load_scene(path)
+
+
+def test_analysis_grids_too_big_for_memory_are_refused_before_allocation():
+    from dynsim.analysis import basins_of_attraction, direction_field, find_nullclines
+
+    for analysis in (basins_of_attraction, direction_field, find_nullclines):
+        with pytest.raises(InputError, match=r"a grid of 1000000 x 1000000 points needs about "
+                                             r"\d+ TB of memory.*give fewer grid points"):
+            analysis("lotka_volterra", resolution=10**6)
 
 
 def test_stream_writes_in_chunks_what_simulate_computes(tmp_path, run):

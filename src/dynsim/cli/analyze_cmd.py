@@ -209,15 +209,10 @@ def _sweep_values(text: str, dimension: int) -> tuple[str, np.ndarray]:
                          f"got '{parts[2].strip()}'")
     if start == stop:
         raise InputError(f"--sweep {name.strip()}: START and STOP must differ")
-    check_batch(count, dimension, f"--sweep {name.strip()} with N = {count:.6g} values",
-                "give a smaller N, or split the range over several runs")
+    check_memory(batch_bytes(int(count), 2, dimension),  # before the values are allocated
+                 f"--sweep {name.strip()} with N = {count:.6g} values",
+                 "give a smaller N, or split the range over several runs")
     return name.strip(), np.linspace(start, stop, int(count))
-
-
-def check_batch(count: float, dimension: int, what: str, way_out: str) -> None:
-    """Refuse a batch of `count` trajectories (one per sweep value or grid point) that cannot
-    fit in memory, before anything is allocated."""
-    check_memory(batch_bytes(int(count), 2, dimension), what, way_out)
 
 
 def _sweep_summary(diagram: OrbitDiagram, output: str) -> dict[str, Any]:
@@ -242,7 +237,7 @@ def _basins(scene: Scene, params: dict[str, float], box: dict[str, tuple[float, 
     plane = make_plane(system, axes, xlim=box.get(axes[0]), ylim=box.get(axes[1]), at=others,
                        t=parse_number(args.t, "--t"))
     options = {"t_end": times["duration"]} if "duration" in times else {}
-    basins = basins_of_attraction(system, plane, resolution=_grid(args.grid, system.dimension),
+    basins = basins_of_attraction(system, plane, resolution=_grid(args.grid),
                                   params=params, **options)
     xx, yy = np.meshgrid(basins.x, basins.y)
     _write_csv(args.output, [*plane.names, "label"],
@@ -263,7 +258,7 @@ def _plane_axes(scene: Scene, system: System, text: str | None) -> tuple[str, st
     return names[0], names[1]
 
 
-def _grid(text: str | None, dimension: int) -> tuple[int, int]:
+def _grid(text: str | None) -> tuple[int, int]:
     if text is None:
         return DEFAULT_GRID, DEFAULT_GRID
     counts = parse_state(text, "--grid")
@@ -271,9 +266,6 @@ def _grid(text: str | None, dimension: int) -> tuple[int, int]:
         counts *= 2
     if len(counts) != 2 or any(c != int(c) or c < 2 for c in counts):
         raise InputError(f"--grid expects N or NX,NY (whole numbers >= 2), got '{text}'")
-    check_batch(counts[0] * counts[1], dimension, f"--grid {text} ({counts[0] * counts[1]:.6g} "
-                "points)", "give a coarser --grid, or split the plane with --box over "
-                "several runs")
     return int(counts[0]), int(counts[1])
 
 
