@@ -237,6 +237,17 @@ def test_stream_writes_in_chunks_what_simulate_computes(tmp_path, run):
     assert len(out.splitlines()) == 6
 
 
+def test_stream_refuses_what_it_cannot_write_in_chunks(tmp_path, run):
+    code, _, err = run("simulate", "lorenz", "--stream", "-o", str(tmp_path / "x.npz"))
+    assert code == 2 and "--stream writes CSV" in only_line(err)
+    scene = tmp_path / "s.toml"
+    scene.write_text((REPO / "scenes" / "lorenz.toml").read_text().replace(
+        "points = 4001", "t_eval = [0.0, 1.0, 2.0]"))
+    code, _, err = run("simulate", str(scene), "--stream")
+    assert code == 2 and "--stream needs evenly spaced output times" in only_line(err)
+    assert list(tmp_path.iterdir()) == [scene]
+
+
 def test_a_streamed_failure_is_marked_on_the_trajectory_rows_after_it(tmp_path, run):
     out_file = tmp_path / "s.csv"
     code, _out, err = run("simulate", "lorenz", "--y0", "1,1,1", "--y0", "1e300,1,1",
