@@ -80,15 +80,14 @@ def test_failed_export_leaves_existing_file_and_no_temp_file(tmp_path, monkeypat
     path = tmp_path / "keep.csv"
     path.write_text("precious\n")
     traj = awkward_trajectories()
-    real_chunks = csvio._csv_chunks
+    real_rows = csvio.csv_rows
 
-    def failing_chunks(t):
-        chunks = real_chunks(t)
-        yield next(chunks)
-        yield next(chunks)
-        raise OSError(28, "No space left on device")
+    def failing_rows(index, *args):
+        if index == 1:
+            raise OSError(28, "No space left on device")
+        yield from real_rows(index, *args)
 
-    monkeypatch.setattr(csvio, "_csv_chunks", failing_chunks)
+    monkeypatch.setattr(csvio, "csv_rows", failing_rows)
     with pytest.raises(ExportError, match=r"keep.csv: write failed: No space left on device"):
         traj.to_csv(path)
     assert path.read_text() == "precious\n"
@@ -104,11 +103,11 @@ def test_cancelled_export_leaves_nothing_behind(tmp_path):
 
 
 def test_interrupted_export_leaves_nothing_behind(tmp_path, monkeypatch):
-    def interrupted(traj):
-        yield "trajectory,t,x,y\n"
+    def interrupted(index, *args):
+        yield "0,0.0,1.0,2.0\n"
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(csvio, "_csv_chunks", interrupted)
+    monkeypatch.setattr(csvio, "csv_rows", interrupted)
     with pytest.raises(KeyboardInterrupt):
         dynsim.write_csv(awkward_trajectories(), tmp_path / "new.csv")
     assert list(tmp_path.iterdir()) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 
 from dynsim.core import expressions, hookspecs
@@ -68,3 +69,50 @@ def test_equations_md_states_the_limits_and_the_heaviside_convention():
         assert f"| {getattr(expressions, name)} (`{name}`) |" in text, name
     assert "**1/2 at x = 0**" in text and "**`^` means power**" in text
     assert "](equations.md)" in (REPO / "docs" / "scenes.md").read_text()
+
+
+def shipped_scenes() -> list[str]:
+    return sorted(p.stem for p in (REPO / "scenes").glob("*.toml"))
+
+
+def test_scenes_md_and_changelog_name_every_shipped_scene():
+    scenes = shipped_scenes()
+    assert len(scenes) >= 10
+    intro = (REPO / "docs" / "scenes.md").read_text().split("```", 1)[0]
+    changelog = (REPO / "CHANGELOG.md").read_text()
+    for name, text in (("docs/scenes.md", intro), ("CHANGELOG.md", changelog)):
+        missing = [scene for scene in scenes if f"`{scene}`" not in text]
+        assert not missing, f"{name} does not name the shipped scenes {missing}"
+
+
+def command_options(command: str) -> list[str]:
+    import argparse
+
+    from dynsim.cli.main import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sorted({opt for action in sub.choices[command]._actions
+                   for opt in action.option_strings if opt not in ("-h", "--help")})
+
+
+def test_analysis_md_synopsis_lists_every_analyze_option():
+    text = (REPO / "docs" / "analysis.md").read_text()
+    start = text.index("```\n", text.index("## `dynsim analyze`")) + 4
+    synopsis = text[start:text.index("```", start)]
+    options = command_options("analyze")
+    assert "--lyapunov" in options and "--eq" in options
+    named = set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", synopsis))
+    missing = [o for o in options if o not in named]
+    assert not missing, f"docs/analysis.md's synopsis lacks {missing}"
+
+
+def test_dev_without_arguments_prints_its_usage_only():
+    import subprocess
+
+    done = subprocess.run([str(REPO / "dev")], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert any(line.lstrip().startswith("./dev app") for line in lines)
+    assert any(line.lstrip().startswith("./dev test") for line in lines)
+    assert not [line for line in lines if "set -" in line or line.startswith("#")]

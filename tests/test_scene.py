@@ -161,17 +161,16 @@ def test_unreadable_scene_files(tmp_path):
 
 
 def test_save_is_atomic(tmp_path, monkeypatch):
-    import tomli_w
+    from dynsim.core import atomic
 
     scene = dynsim.load_scene(DATA / "issue_scene.toml")
     target = tmp_path / "s.toml"
     target.write_text("old")
 
-    def broken_dump(obj, handle):
-        handle.write(b"partial")
+    def broken_fsync(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(tomli_w, "dump", broken_dump)
+    monkeypatch.setattr(atomic.os, "fsync", broken_fsync)
     with pytest.raises(dynsim.DynsimError, match="No space left"):
         scene.save(target)
     assert target.read_text() == "old"

@@ -28,6 +28,7 @@ from dynsim.numerics import (
     Outcomes,
     crossings,
     locate,
+    setting,
     state_text,
     time_tolerance,
 )
@@ -426,7 +427,8 @@ class _Trajectory:
     def _max_steps(self) -> None:
         self._end(dynsim.Status.MAX_STEPS,
                   f"reached max_steps = {self.problem.max_steps} at t = {self.t:.6g} of "
-                  f"{self.batch.t1:g}; raise max_steps or loosen rtol/atol")
+                  f"{self.batch.t1:g}; raise {setting('max_steps')} or loosen "
+                  f"{setting('rtol')}/{setting('atol')}")
 
     def _exception(self, exc: Exception) -> None:
         """End after an exception inside scipy's step (or the start)."""
@@ -458,7 +460,7 @@ class _Trajectory:
         self._end(dynsim.Status.STEP_TOO_SMALL,
                   f"{step} at t = {t_old:.6g} is below the minimum {floor:.3g} (singularity "
                   f"or discontinuity?); check the right-hand side near there, or loosen "
-                  f"rtol/atol" + (f" ({reason})" if reason else ""))
+                  f"{setting('rtol')}/{setting('atol')}" + (f" ({reason})" if reason else ""))
 
     def _non_finite_rhs(self, t_bad: float, y_bad: np.ndarray) -> None:
         self._end(dynsim.Status.NON_FINITE,

@@ -21,6 +21,7 @@ from dynsim.core.scene import Scene, load_scene
 from dynsim.core.simulate import get_system as system
 from dynsim.core.simulate import simulate, simulate_iter
 from dynsim.core.solver import Problem, Solution, Solver
+from dynsim.core.stream import stream_csv
 from dynsim.core.system import Param, System
 from dynsim.core.trajectories import Status, Trajectories
 
@@ -47,5 +48,5 @@ __all__ = [
     "PluginSet", "Problem", "Scene", "Solution", "Solver", "Status", "System", "Trajectories",
     "__version__", "active_plugins", "atomic_write", "exporters", "hookimpl", "leave_box",
     "load_plugins", "load_scene", "read_csv", "simulate", "simulate_iter", "solvers",
-    "stack_jacobian", "system", "systems", "write_csv",
+    "stack_jacobian", "stream_csv", "system", "systems", "write_csv",
 ]

@@ -110,9 +110,11 @@ def test_clicking_the_real_window_draws_a_trajectory(xserver, tmp_path):
         assert after > before + 150
         assert x("xdotool", "getwindowname", window).strip() == "dynsim — empty.toml *"
     finally:
-        app.terminate()
+        app.terminate()  # SIGTERM closes the window cleanly
         try:
             app.wait(timeout=20)
         except subprocess.TimeoutExpired:
             app.kill()
+            app.wait()
+    assert app.returncode == 0
     assert "Traceback" not in app.stderr.read()

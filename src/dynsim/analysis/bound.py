@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dynsim.analysis.grid import Plane, finite_number, make_plane
-from dynsim.core.errors import SystemDefinitionError
+from dynsim.core.guard import check_derivative
 from dynsim.core.simulate import get_system
 from dynsim.core.system import System
 
@@ -28,13 +28,9 @@ class BoundSystem:
         the result, which every analysis treats as "no value here".
         """
         with np.errstate(all="ignore"):
-            out = np.asarray(self.system.rhs(self.t, y, self.values), dtype=float)
-        if out.shape != np.shape(y):
-            raise SystemDefinitionError(
-                f"system '{self.system.name}': rhs returned shape {out.shape} for y of shape "
-                f"{np.shape(y)}; it must return an array of y's shape"
-            )
-        return out
+            out = self.system.rhs(self.t, y, self.values)
+        check_derivative(self.system.name, out, y)
+        return np.asarray(out, dtype=float)
 
 
 def bind(system: str | System, params: Mapping[str, float] | None = None,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dynsim.core.budget import batch_bytes, check_memory
 from dynsim.core.errors import InputError
 from dynsim.core.simulate import get_system
 from dynsim.core.system import System
@@ -105,8 +106,14 @@ class Plane:
         return points
 
     def coordinates(self, resolution: int | Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Evenly spaced x (nx,) and y (ny,) spanning `xlim` and `ylim`, ends included."""
+        """Evenly spaced x (nx,) and y (ny,) spanning `xlim` and `ylim`, ends included.
+
+        A grid whose points (one batch row each in the analyses) cannot fit in memory is
+        refused here, before any of it is allocated.
+        """
         nx, ny = resolution_pair(resolution)
+        check_memory(batch_bytes(nx * ny, 2, len(self.states)),
+                     f"a grid of {nx} x {ny} points", "give fewer grid points")
         return np.linspace(*self.xlim, nx), np.linspace(*self.ylim, ny)
 
     def check_system(self, system: System) -> None:

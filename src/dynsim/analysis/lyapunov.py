@@ -35,6 +35,7 @@ from dynsim.analysis.grid import finite_number
 from dynsim.analysis.jacobian import Method
 from dynsim.core.errors import InputError
 from dynsim.core.simulate import as_initial_states
+from dynsim.core.spelling import setting
 from dynsim.core.system import System
 
 QR_INTERVAL = 0.5
@@ -105,7 +106,8 @@ def lyapunov_spectrum(system: str | System, y0: Any = None, *,
                       duration: float = DURATION, interval: float = QR_INTERVAL,
                       transient: float = TRANSIENT, qr_transient: float = QR_TRANSIENT,
                       method: Method = "auto", solver: str = DEFAULT_SOLVER,
-                      rtol: float = RTOL, atol: float = ATOL) -> LyapunovSpectrum:
+                      rtol: float = RTOL, atol: float = ATOL,
+                      progress: Callable[[float], None] | None = None) -> LyapunovSpectrum:
     """The full Lyapunov spectrum of `system` from the initial states `y0` (D,) or (N, D).
 
     All N trajectories (default: the system's example state `y0`) are integrated as one
@@ -113,7 +115,8 @@ def lyapunov_spectrum(system: str | System, y0: Any = None, *,
     (the system's own, else finite differences; see `dynsim.analysis.jacobian.METHODS`),
     evaluated at each trajectory's own time (non-autonomous systems work too). Times are
     described in the module docstring. A trajectory that fails (blow-up, step limit) is
-    left out of the mean and reported in `status`.
+    left out of the mean and reported in `status`. `progress(fraction)` is called after
+    each QR interval. A duration of more than `MAX_QR_STEPS` intervals is refused.
     """
     bound = bind(system, params, t0)
     sys_obj = bound.system
@@ -128,10 +131,11 @@ def lyapunov_spectrum(system: str | System, y0: Any = None, *,
     qr_transient = positive_time(qr_transient, "qr_transient", zero=True)
     flow = Flow(sys_obj, bound.values, solver=solver, rtol=rtol, atol=atol)
     t = finite_number(t0, "t0")
+    steps = (_steps(qr_transient, interval, "qr_transient"), _steps(duration, interval))
     states, ok = flow.advance(states, t, transient)
     growth, ok = _qr_loop(flow, time_jacobian(bound, method), states, ok, t + transient,
-                          interval, (_steps(qr_transient, interval), _steps(duration, interval)))
-    per = np.where(ok[:, None], growth / (_steps(duration, interval) * interval), np.nan)
+                          interval, steps, progress)
+    per = np.where(ok[:, None], growth / (steps[1] * interval), np.nan)
     good = per[ok]
     mean = good.mean(axis=0) if len(good) else np.full(sys_obj.dimension, np.nan)
     error = good.std(axis=0, ddof=1) / math.sqrt(len(good)) if len(good) > 1 else \
@@ -142,14 +146,24 @@ def lyapunov_spectrum(system: str | System, y0: Any = None, *,
         interval=interval, transient=transient, qr_transient=qr_transient)
 
 
-def _steps(time: float, interval: float) -> int:
+MAX_QR_STEPS = 10**8
+"""Most QR intervals in one spectrum (1e8 intervals take days): more is refused up front."""
+
+
+def _steps(time: float, interval: float, label: str = "duration") -> int:
     """QR steps covering `time` (at least one for a positive time)."""
-    return math.ceil(time / interval - 1e-9) if time > 0 else 0
+    count = time / interval
+    if count > MAX_QR_STEPS:
+        raise InputError(f"{setting(label)} {time:g} needs more than {MAX_QR_STEPS:.0e} QR "
+                         f"intervals of {interval:g}, more than can be run; give a shorter "
+                         f"{setting(label)}")
+    return math.ceil(count - 1e-9) if time > 0 else 0
 
 
 def _qr_loop(flow: Flow, jac: Callable[[np.ndarray, np.ndarray], np.ndarray],
              states: np.ndarray, ok: np.ndarray, t: float, interval: float,
-             steps: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+             steps: tuple[int, int],
+             progress: Callable[[float], None] | None) -> tuple[np.ndarray, np.ndarray]:
     """Sum of log R_kk (N, D) over the last `steps[1]` of `sum(steps)` QR steps."""
     n, dim = states.shape
     frames = np.broadcast_to(np.eye(dim), (n, dim, dim)).copy()
@@ -180,4 +194,6 @@ def _qr_loop(flow: Flow, jac: Callable[[np.ndarray, np.ndarray], np.ndarray],
         if k >= steps[0]:
             growth[keep] += logs[fine]
         t += interval
+        if progress is not None:
+            progress((k + 1) / sum(steps))
     return growth, ok

@@ -21,9 +21,12 @@ from dynsim.cli.args import (
     parse_state,
 )
 from dynsim.cli.plugin_setup import load_for_command
+from dynsim.cli.progress import progress_line
 from dynsim.cli.target import scene_for_target
 from dynsim.core.atomic import atomic_write
+from dynsim.core.budget import batch_bytes, check_memory
 from dynsim.core.errors import InputError
+from dynsim.core.plugin_import import plugin_code
 from dynsim.core.scene import Scene
 from dynsim.core.simulate import get_system
 from dynsim.core.system import System
@@ -75,10 +78,25 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def run_analyze(args: argparse.Namespace) -> int:
     """Print the equilibria of TARGET, and run the analyses the options ask for."""
-    from dynsim.analysis import find_equilibria  # scipy: keep it out of start-up
-
     _check_outputs(args)
     load_for_command(args)
+    with plugin_code():  # what the system's code prints goes to stderr
+        report, lines, failed, scene, params, search = _analyses(args)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_equilibria(scene, params, search)
+        for line in lines:
+            print(line)
+    return _warn_failures(failed)
+
+
+def _analyses(args: argparse.Namespace) -> tuple[dict[str, Any], list[str], int, Scene,
+                                                  dict[str, float], EquilibriumSearch]:
+    """Run what the options ask for: (JSON report, text lines, failures, scene, params,
+    equilibria)."""
+    from dynsim.analysis import find_equilibria  # scipy: keep it out of start-up
+
     overrides = parse_assignments(args.param, "--param")
     scene = scene_for_target(args.target, args.eq, overrides)
     params = {**scene.params, **overrides}
@@ -103,13 +121,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         basins = _basins(scene, params, box, args, times)
         report["basins"] = _basins_summary(basins, args.output)
         lines += _basins_text(basins, args.output)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        _print_equilibria(scene, params, search)
-        for line in lines:
-            print(line)
-    return _warn_failures(failed)
+    return report, lines, failed, scene, params, search
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
@@ -152,7 +164,8 @@ def _lyapunov(scene: Scene, params: dict[str, float],
               times: dict[str, float]) -> LyapunovSpectrum:
     from dynsim.analysis import lyapunov_spectrum
 
-    return lyapunov_spectrum(scene.system, _starts(scene), params=params, **times)
+    return lyapunov_spectrum(scene.system, _starts(scene), params=params,
+                             progress=progress_line("Lyapunov spectrum"), **times)
 
 
 def _lyapunov_text(spectrum: LyapunovSpectrum) -> str:
@@ -168,7 +181,7 @@ def _sweep(scene: Scene, params: dict[str, float], args: argparse.Namespace,
     from dynsim.analysis import orbit_diagram
 
     system = get_system(scene.system)
-    name, values = _sweep_values(args.sweep)
+    name, values = _sweep_values(args.sweep, system.dimension)
     section: dict[str, float] | None = None
     offset = 0.0
     if args.section:
@@ -183,7 +196,7 @@ def _sweep(scene: Scene, params: dict[str, float], args: argparse.Namespace,
     return diagram
 
 
-def _sweep_values(text: str) -> tuple[str, np.ndarray]:
+def _sweep_values(text: str, dimension: int) -> tuple[str, np.ndarray]:
     """'NAME=START:STOP:N' -> (NAME, N evenly spaced values from START to STOP)."""
     name, sep, rest = text.partition("=")
     parts = rest.split(":")
@@ -196,6 +209,9 @@ def _sweep_values(text: str) -> tuple[str, np.ndarray]:
                          f"got '{parts[2].strip()}'")
     if start == stop:
         raise InputError(f"--sweep {name.strip()}: START and STOP must differ")
+    check_memory(batch_bytes(int(count), 2, dimension),  # before the values are allocated
+                 f"--sweep {name.strip()} with N = {count:.6g} values",
+                 "give a smaller N, or split the range over several runs")
     return name.strip(), np.linspace(start, stop, int(count))
 
 
@@ -221,8 +237,8 @@ def _basins(scene: Scene, params: dict[str, float], box: dict[str, tuple[float, 
     plane = make_plane(system, axes, xlim=box.get(axes[0]), ylim=box.get(axes[1]), at=others,
                        t=parse_number(args.t, "--t"))
     options = {"t_end": times["duration"]} if "duration" in times else {}
-    basins = basins_of_attraction(system, plane, resolution=_grid(args.grid), params=params,
-                                  **options)
+    basins = basins_of_attraction(system, plane, resolution=_grid(args.grid),
+                                  params=params, **options)
     xx, yy = np.meshgrid(basins.x, basins.y)
     _write_csv(args.output, [*plane.names, "label"],
                [xx.ravel(), yy.ravel(), basins.labels.ravel()])

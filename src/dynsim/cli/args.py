@@ -36,11 +36,28 @@ def parse_tolerance(text: str, option: str) -> float | tuple[float, ...]:
     return values[0] if len(values) == 1 else tuple(values)
 
 
+NUMBERS = re.compile(r"^-\.?\d[\d.eE+\-,:\s]*$")
+"""Arguments that start with '-' but are numbers ('-1,2,3', '-1e-3', '-5:5'), not options."""
+
+
+def accept_negative_values(parser: argparse.ArgumentParser) -> None:
+    """Let option values and positionals start with a minus sign: `--y0 -1,2,3`, `--t -1`.
+
+    argparse takes any argument starting with '-' for an option unless it matches the
+    parser's negative-number pattern (documented: "if the parser has no options that look
+    like negative numbers"); dynsim's options never start with '-' and a digit, so that
+    pattern is widened to number lists, exponents and intervals.
+    """
+    parser._negative_number_matcher = NUMBERS  # type: ignore[attr-defined]
+
+
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     """Add TARGET (optional when equations are given) and `--eq STATE=EXPRESSION`.
 
-    The command then calls `scene_for_target(args.target, args.eq, params)`.
+    The command then calls `scene_for_target(args.target, args.eq, params)`. Values of the
+    command's options may start with a minus sign (`accept_negative_values`).
     """
+    accept_negative_values(parser)
     parser.add_argument("target", metavar="TARGET", nargs="?",
                         help="scene file or system name (omit it when giving --eq)")
     parser.add_argument("--eq", action="append", default=[], metavar="STATE=EXPRESSION",

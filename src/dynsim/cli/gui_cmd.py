@@ -7,6 +7,7 @@ gives the usual one-line error.
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -63,5 +64,27 @@ def run_gui(args: argparse.Namespace) -> int:
     app = ensure_app()
     window = Window(opened)
     window.install_exception_hook()
+    ticker = _close_on_signals(window)
     window.show()
-    return app.exec()
+    code = app.exec()
+    ticker.stop()
+    return code
+
+
+def _close_on_signals(window: Any) -> Any:
+    """SIGINT, SIGTERM and SIGHUP close the window without asking (its jobs are cancelled,
+    its settings written) instead of raising inside Qt's event loop. Python runs signal
+    handlers only between bytecodes, so a timer wakes the interpreter 5 times a second."""
+    from PySide6 import QtCore
+
+    def close(signum: int, frame: object) -> None:
+        window.ask_on_close = False
+        window.close()
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), close)
+    ticker = QtCore.QTimer(interval=200)
+    ticker.timeout.connect(lambda: None)
+    ticker.start()
+    return ticker

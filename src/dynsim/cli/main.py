@@ -13,6 +13,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from dynsim.cli.runtime import Terminated, command_runtime
 from dynsim.core.errors import DynsimError
 
 EXIT_OK, EXIT_FAILED_RUN, EXIT_USAGE = 0, 1, 2
@@ -53,18 +54,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the `dynsim` command; returns the exit code."""
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # name the command's own help, not the top level's
+            prog = f"dynsim {args.command}" if args.command else "dynsim"
+            raise UsageError(f"{prog}: unrecognized arguments: {' '.join(unknown)} (see "
+                             f"'{prog} --help')")
         if args.command is None:
             from dynsim.cli.gui_cmd import run_gui
 
             return run_gui(args)
-        return args.run(args)
+        with command_runtime():
+            return args.run(args)
     except DynsimError as exc:
         print(error_text(exc), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("dynsim: interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"dynsim: {exc}", file=sys.stderr)
+        return 128 + exc.signum
     except BrokenPipeError:
         # the reader of our stdout went away (e.g. `| head`); stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from dynsim.cli.args import (
     add_target_arguments,
@@ -18,13 +20,16 @@ from dynsim.cli.args import (
 )
 from dynsim.cli.plugin_setup import load_for_command
 from dynsim.cli.target import DEFAULT_T_END, scene_for_target
+from dynsim.core.atomic import atomic_write
 from dynsim.core.csvio import write_csv_to
 from dynsim.core.errors import InputError
 from dynsim.core.exporter import Exporter
+from dynsim.core.plugin_import import plugin_code
 from dynsim.core.plugins import PluginSet
 from dynsim.core.scene import Scene
-from dynsim.core.simulate import DEFAULT_SOLVER
-from dynsim.core.trajectories import Trajectories
+from dynsim.core.simulate import DEFAULT_POINTS, DEFAULT_SOLVER
+from dynsim.core.stream import stream_csv
+from dynsim.core.trajectories import Status
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -40,6 +45,9 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="OUT",
                    help="output file; the format follows the extension (.csv, .npz, ...)")
     add_simulation_arguments(p)
+    p.add_argument("--stream", action="store_true",
+                   help="write the CSV (stdout or -o FILE.csv) in chunks as they are computed, "
+                        "in bounded memory, for runs too big to hold (see docs/csv.md)")
     p.set_defaults(run=run_simulate)
 
 
@@ -64,16 +72,43 @@ def add_simulation_arguments(p: argparse.ArgumentParser) -> None:
 def run_simulate(args: argparse.Namespace) -> int:
     """Build the scene from TARGET and options, run it, write the result."""
     plugins = load_for_command(args)
-    exporter = _exporter_for(plugins, args.output) if args.output else None
+    if args.stream and args.output and Path(args.output).suffix.lower() != ".csv":
+        raise InputError(f"--stream writes CSV; -o {args.output} is not a .csv file")
+    exporter = _exporter_for(plugins, args.output) if args.output and not args.stream else None
     params = parse_assignments(args.param, "--param")
     scene = apply_options(scene_for_target(args.target, args.eq, params), args, params)
-    traj = scene.simulate()
+    stdout = sys.stdout
+    if args.stream:
+        return _report_failures(_stream(scene, args.output, stdout))
+    with plugin_code():  # what the system's code prints goes to stderr, not into the CSV
+        traj = scene.simulate()
     if exporter is None:
-        write_csv_to(traj, sys.stdout)
-        sys.stdout.flush()
+        write_csv_to(traj, stdout)
+        stdout.flush()
     else:
-        exporter.write(traj, Path(args.output))
-    return _report_failures(traj)
+        with plugin_code():  # an exporter is plugin code too
+            exporter.write(traj, Path(args.output))
+    return _report_failures(traj.failures())
+
+
+def _stream(scene: Scene, output: str | None, stdout: TextIO) -> list[str]:
+    """Run `scene` with `stream_csv` into `output` (atomically) or stdout; failure lines."""
+    sim = scene.simulation
+    options = {k: v for k, v in sim.options().items() if k != "points"}
+    if "t_eval" in options:
+        raise InputError("--stream needs evenly spaced output times (--points), not the "
+                         "scene's t_eval")
+    run = functools.partial(stream_csv, scene.system, sim.initial_conditions, sim.t_span,
+                            params=scene.params, points=sim.points or DEFAULT_POINTS,
+                            **options)
+    with plugin_code():
+        if output is None:
+            ends = run(stdout)
+        else:
+            with atomic_write(output, "w", encoding="utf-8", newline="") as handle:
+                ends = run(handle)
+    return [f"trajectory {i}: {s}: {m}" if m else f"trajectory {i}: {s}"
+            for i, (s, m) in enumerate(ends) if s not in (Status.SUCCESS, Status.EVENT)]
 
 
 def apply_options(scene: Scene, args: argparse.Namespace, params: dict[str, float], *,
@@ -127,8 +162,7 @@ def _exporter_for(plugins: PluginSet, output: str) -> Exporter:
                      f"known extensions: {', '.join(known)}")
 
 
-def _report_failures(traj: Trajectories) -> int:
-    lines = traj.failures()
+def _report_failures(lines: Sequence[str]) -> int:
     for line in lines:
         print(f"dynsim: warning: {line}", file=sys.stderr)
     return 1 if lines else 0

@@ -1,8 +1,10 @@
 """CSV export and import of trajectories: `trajectory,t,<state names>`, trajectory-major.
 
 Floats are written with Python's shortest round-trip repr, so every value parses back to the
-identical float64 (NaN marks output times after a trajectory failed). The file is plain CSV:
-`pandas.read_csv(path)` and `numpy.loadtxt(path, delimiter=",", skiprows=1)` read it as is.
+identical float64 (NaN marks output times after a trajectory failed). When some trajectory
+did not succeed, a last column `status` holds each trajectory's `Status` (the reader takes
+it from the trajectory's last row). Files of successful runs are plain numbers:
+`pandas.read_csv(path)` and `numpy.loadtxt(path, delimiter=",", skiprows=1)` read them as is.
 """
 
 from __future__ import annotations
@@ -15,12 +17,19 @@ from typing import TextIO
 import numpy as np
 
 from dynsim.core.atomic import atomic_write
+from dynsim.core.budget import available_memory
 from dynsim.core.cancel import CancelToken
 from dynsim.core.errors import DataFileError
+from dynsim.core.system import RESERVED_STATE_NAMES
 from dynsim.core.textfile import read_user_text
-from dynsim.core.trajectories import Trajectories
+from dynsim.core.trajectories import Status, Trajectories
 
 FIXED_COLUMNS = ("trajectory", "t")
+STATUS_COLUMN = "status"
+"""The optional last column: the trajectory's `Status` (written when some did not succeed)."""
+RESERVED_COLUMNS = RESERVED_STATE_NAMES
+ROWS_PER_CHUNK = 20_000
+"""Rows formatted at a time: writing memory stays small for any number of rows."""
 
 
 def write_csv(
@@ -34,22 +43,35 @@ def write_csv(
 def write_csv_to(
     traj: Trajectories, handle: TextIO, *, cancel: CancelToken | None = None
 ) -> None:
-    """Write `traj` as CSV text to an open text stream (e.g. stdout)."""
-    for chunk in _csv_chunks(traj):
-        if cancel is not None:
-            cancel.raise_if_cancelled("CSV export")
-        handle.write(chunk)
+    """Write `traj` as CSV text to an open text stream (e.g. stdout).
 
-
-def _csv_chunks(traj: Trajectories) -> Iterator[str]:
-    yield ",".join((*FIXED_COLUMNS, *traj.states)) + "\n"
-    times = [repr(v) for v in traj.t.tolist()]
+    The `status` column is added only when some trajectory did not succeed, so the files
+    of successful runs are plain numbers (see docs/csv.md).
+    """
+    with_status = any(s != Status.SUCCESS for s in traj.status)
+    handle.write(csv_header(traj.states, with_status))
     for index in range(traj.n_trajectories):
-        rows = traj.y[index].tolist()
-        yield "".join(
-            f"{index},{time},{','.join(map(repr, row))}\n"
-            for time, row in zip(times, rows, strict=True)
-        )
+        status = traj.status[index] if with_status else None
+        for chunk in csv_rows(index, traj.t, traj.y[index], status):
+            if cancel is not None:
+                cancel.raise_if_cancelled("CSV export")
+            handle.write(chunk)
+
+
+def csv_header(states: tuple[str, ...], with_status: bool) -> str:
+    """The header line: `trajectory,t,<states>` and `,status` if asked."""
+    return ",".join((*FIXED_COLUMNS, *states, *((STATUS_COLUMN,) if with_status else ()))) + "\n"
+
+
+def csv_rows(index: int, t: np.ndarray, y: np.ndarray, status: str | None) -> Iterator[str]:
+    """Rows of trajectory `index` at times `t` (T,) with states `y` (T, D), in chunks of text;
+    `status` (if not None) ends every row."""
+    tail = f",{status}\n" if status is not None else "\n"
+    for start in range(0, len(t), ROWS_PER_CHUNK):
+        times = map(repr, t[start:start + ROWS_PER_CHUNK].tolist())
+        rows = y[start:start + ROWS_PER_CHUNK].tolist()
+        yield "".join(f"{index},{time},{','.join(map(repr, row))}{tail}"
+                      for time, row in zip(times, rows, strict=True))
 
 
 def read_csv(path: str | Path) -> Trajectories:
@@ -59,51 +81,87 @@ def read_csv(path: str | Path) -> Trajectories:
     Problems are reported as `FILE:LINE:COL: message`.
     """
     path = Path(path)
-    text = read_user_text(path, DataFileError)
-    states = _parse_header(path, text.partition("\n")[0].rstrip("\r"))
-    data = _parse_rows(path, text, 2 + len(states))
-    return _to_trajectories(path, data, states)
+    text = read_user_text(path, DataFileError, limit=csv_size_limit())
+    header = text.partition("\n")[0].rstrip("\r")
+    states, with_status = _parse_header(path, header)
+    width = 2 + len(states)
+    data = _parse_rows(path, text, width, with_status)
+    status = _parse_status(path, text, width, header) if with_status else None
+    return _to_trajectories(path, data, states, status)
 
 
-def _parse_header(path: Path, header: str) -> tuple[str, ...]:
+def csv_size_limit() -> int:
+    """The largest CSV file read: what its text and parsed numbers can take in memory."""
+    available = available_memory()
+    return MAX_CSV_BYTES if available is None else min(MAX_CSV_BYTES, int(available // 4))
+
+
+MAX_CSV_BYTES = 16 * 10**9
+"""CSV files larger than this are refused whatever the memory."""
+
+
+def _parse_header(path: Path, header: str) -> tuple[tuple[str, ...], bool]:
     columns = [c.strip() for c in header.split(",")]
+    with_status = len(columns) > 3 and columns[-1] == STATUS_COLUMN
+    if with_status:
+        columns = columns[:-1]
     if tuple(columns[:2]) != FIXED_COLUMNS or len(columns) < 3:
         raise DataFileError(
             f"{path}:1:1: header must be 'trajectory,t,<state names>', got '{header[:80]}'"
         )
     states = columns[2:]
     for offset, name in enumerate(states):
-        if not name or name in states[:offset] or name in FIXED_COLUMNS:
+        if not name or name in states[:offset] or name in RESERVED_COLUMNS:
             col = len(",".join(columns[: 2 + offset])) + 2
-            raise DataFileError(f"{path}:1:{col}: state column name {name!r} is empty or repeated")
-    return tuple(states)
+            why = "is reserved" if name in RESERVED_COLUMNS else "is empty or repeated"
+            raise DataFileError(f"{path}:1:{col}: state column name {name!r} {why}")
+    return tuple(states), with_status
 
 
-def _parse_rows(path: Path, text: str, width: int) -> np.ndarray:
+def _parse_rows(path: Path, text: str, width: int, with_status: bool) -> np.ndarray:
     body = text.split("\n", 1)[1] if "\n" in text else ""
     if not body.strip():
         raise DataFileError(f"{path}:2:1: the file has a header but no data rows")
+    columns = width + with_status
     try:
-        data = np.loadtxt(io.StringIO(body), delimiter=",", ndmin=2, dtype=np.float64)
+        data = np.loadtxt(io.StringIO(body), delimiter=",", ndmin=2, dtype=np.float64,
+                          usecols=range(width) if with_status else None)
     except ValueError:
         data = None
     if data is None or data.shape[1] != width:
-        _raise_first_bad_cell(path, body, width)
+        _raise_first_bad_cell(path, body, columns, width)
     return data
 
 
-def _raise_first_bad_cell(path: Path, body: str, width: int) -> None:
+def _parse_status(path: Path, text: str, width: int, header: str) -> list[Status]:
+    """The `status` cell of every row, checked to be a status name."""
+    known = {s.value: s for s in Status}
+    out = []
+    for lineno, line in enumerate(text.split("\n")[1:], start=2):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        cell = line.rsplit(",", 1)[1].strip()
+        if cell not in known:
+            col = len(line) - len(line.rsplit(",", 1)[1]) + 1
+            raise DataFileError(f"{path}:{lineno}:{col}: unknown status '{cell[:40]}'; "
+                                f"expected one of {', '.join(known)}")
+        out.append(known[cell])
+    return out
+
+
+def _raise_first_bad_cell(path: Path, body: str, columns: int, numbers: int) -> None:
     for lineno, line in enumerate(body.split("\n"), start=2):
         line = line.rstrip("\r")
         if not line.strip():
             continue
         cells = line.split(",")
-        if len(cells) != width:
+        if len(cells) != columns:
             raise DataFileError(
-                f"{path}:{lineno}:1: expected {width} comma-separated values, got {len(cells)}"
+                f"{path}:{lineno}:1: expected {columns} comma-separated values, got {len(cells)}"
             )
         col = 1
-        for cell in cells:
+        for cell in cells[:numbers]:
             try:
                 float(cell)
             except ValueError:
@@ -114,7 +172,8 @@ def _raise_first_bad_cell(path: Path, body: str, width: int) -> None:
     raise DataFileError(f"{path}:2:1: could not read the data rows")
 
 
-def _to_trajectories(path: Path, data: np.ndarray, states: tuple[str, ...]) -> Trajectories:
+def _to_trajectories(path: Path, data: np.ndarray, states: tuple[str, ...],
+                     row_status: list[Status] | None) -> Trajectories:
     ids = data[:, 0]
     bad = np.flatnonzero((ids != np.round(ids)) | (ids < 0) | ~np.isfinite(ids))
     if bad.size:
@@ -156,4 +215,6 @@ def _to_trajectories(path: Path, data: np.ndarray, states: tuple[str, ...]) -> T
             "one time grid"
         )
     y = data[:, 2:].reshape(n, t_count, len(states))
-    return Trajectories(t=t, y=y, states=states)
+    status = () if row_status is None else tuple(row_status[(i + 1) * t_count - 1]
+                                                  for i in range(n))
+    return Trajectories(t=t, y=y, states=states, status=status)

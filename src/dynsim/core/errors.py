@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import traceback
 from collections.abc import Iterable
 
 
@@ -68,3 +69,24 @@ def unknown_name(kind: str, name: str, available: Iterable[str],
     return UnknownNameError(
         f"unknown {kind} '{name}'{of}{did_you_mean(name, names)}; available: {listing}"
     )
+
+
+def exception_line(exc: BaseException, path_hint: str = "") -> str:
+    """One line for an exception raised by plugin code, pointing at the plugin's own frame.
+
+    The frame shown is the last one in `path_hint` (the plugin's file) if any, else the
+    innermost one: `FILE:LINE: Type: message`.
+    """
+    if isinstance(exc, SyntaxError):
+        return f"{exc.filename}:{exc.lineno}:{exc.offset}: SyntaxError: {exc.msg}"
+    where = ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        if path_hint and frame.filename == path_hint:
+            where = f"{frame.filename}:{frame.lineno}: "
+            break
+    else:
+        if frames:
+            where = f"{frames[-1].filename}:{frames[-1].lineno}: "
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{where}{type(exc).__name__}: {text}" if text else f"{where}{type(exc).__name__}"

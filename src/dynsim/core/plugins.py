@@ -13,22 +13,26 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import importlib.util
 import inspect
 import os
-import sys
-import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType, ModuleType
+from types import MappingProxyType
 from typing import Any
 
 import pluggy
 
 from dynsim.core import hookspecs
-from dynsim.core.errors import PluginError, did_you_mean, unknown_name
+from dynsim.core.errors import PluginError, did_you_mean, exception_line, unknown_name
 from dynsim.core.exporter import Exporter
+from dynsim.core.guard import guarded
+from dynsim.core.plugin_import import (
+    checked_plugin_dir,
+    import_plugin_file,
+    import_watchdog,
+    plugin_code,
+)
 from dynsim.core.solver import Solver
 from dynsim.core.system import System
 
@@ -150,10 +154,7 @@ def load_plugins(
     `extra` are plugin objects (modules, classes) registered directly, for tests.
     """
     global _active
-    missing = [str(d) for d in plugin_dirs if not Path(d).is_dir()]
-    if missing:
-        raise PluginError(f"plugins directory '{missing[0]}' does not exist")
-    dirs = [Path(d) for d in plugin_dirs]
+    dirs = [checked_plugin_dir(d) for d in plugin_dirs]
     disabled: set[str] = set()
     if environment:
         dirs += _environment_dirs()
@@ -218,15 +219,22 @@ def _directory_candidates(dirs: Sequence[Path]) -> Iterator[_Candidate]:
             yield _Candidate(str(folder), "directory", str(folder), "",
                              _raiser(f"plugins directory '{folder}' does not exist"))
             continue
-        for path in sorted(folder.iterdir()):
+        try:
+            paths = sorted(folder.iterdir())
+        except OSError as exc:
+            yield _Candidate(str(folder), "directory", str(folder), "",
+                             _raiser(f"cannot read plugins directory '{folder}': "
+                                     f"{exc.strerror or exc}"))
+            continue
+        for path in paths:
             if path.name.startswith(("_", ".")):
                 continue
             if path.suffix == ".py" and path.is_file():
                 yield _Candidate(path.stem, "directory", str(path), "",
-                                 lambda p=path: _import_file(p.stem, p, None))
+                                 lambda p=path: import_plugin_file(p.stem, p, None))
             elif (path / "__init__.py").is_file():
                 yield _Candidate(path.name, "directory", str(path), "",
-                                 lambda p=path: _import_file(p.name, p / "__init__.py", [p]))
+                                 lambda p=path: import_plugin_file(p.name, p / "__init__.py", p))
 
 
 def _direct_candidates(objects: Iterable[object]) -> Iterator[_Candidate]:
@@ -240,41 +248,6 @@ def _raiser(message: str) -> Callable[[], object]:
         raise PluginError(message)
 
     return load
-
-
-def _import_file(name: str, path: Path, package_path: list[Path] | None) -> ModuleType:
-    module_name = f"dynsim_user_plugins.{name}"
-    spec = importlib.util.spec_from_file_location(
-        module_name, path,
-        submodule_search_locations=[str(p) for p in package_path] if package_path else None,
-    )
-    if spec is None or spec.loader is None:
-        raise PluginError(f"cannot import '{path}'")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(module_name, None)
-        raise
-    return module
-
-
-def _describe(exc: BaseException, path_hint: str = "") -> str:
-    """One line for an exception raised by plugin code, pointing at the plugin's own frame."""
-    if isinstance(exc, SyntaxError):
-        return f"{exc.filename}:{exc.lineno}:{exc.offset}: SyntaxError: {exc.msg}"
-    where = ""
-    frames = traceback.extract_tb(exc.__traceback__)
-    for frame in reversed(frames):
-        if path_hint and frame.filename == path_hint:
-            where = f"{frame.filename}:{frame.lineno}: "
-            break
-    else:
-        if frames:
-            where = f"{frames[-1].filename}:{frames[-1].lineno}: "
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{where}{type(exc).__name__}: {text}" if text else f"{where}{type(exc).__name__}"
 
 
 class _Loader:
@@ -309,9 +282,10 @@ class _Loader:
                         f"{earlier.source}")
             return None
         try:
-            plugin = candidate.load()
+            with import_watchdog(candidate.name, candidate.source, ENV_DISABLE), plugin_code():
+                plugin = candidate.load()
         except (Exception, SystemExit) as exc:  # a plugin's import must never stop dynsim
-            record.fail(f"failed to load: {_describe(exc, candidate.source)}")
+            record.fail(f"failed to load: {exception_line(exc, candidate.source)}")
             return None
         if not record.version:
             record.version = str(getattr(plugin, "__version__", ""))
@@ -337,12 +311,15 @@ class _Loader:
             for impl in impls:
                 register = _register_callback(kind, expected, words, hook, gathered)
                 try:
-                    impl.function(**{arg: register for arg in impl.argnames})
+                    with plugin_code():
+                        impl.function(**{arg: register for arg in impl.argnames})
                 except (Exception, SystemExit) as exc:
                     self.pm.unregister(plugin)
-                    record.fail(f"{hook} raised {_describe(exc, _source_file(plugin))}")
+                    record.fail(f"{hook} raised {exception_line(exc, _source_file(plugin))}")
                     return
         for kind, name, obj in gathered:
+            if record.origin != "builtin":
+                obj = guarded(obj, record.name, _source_file(plugin))
             self._commit(kind, name, obj, record)
 
     def _commit(self, kind: str, name: str, obj: object, record: PluginRecord) -> None:

@@ -241,11 +241,24 @@ class Scene:
         return table
 
     def save(self, path: str | Path) -> None:
-        """Write the scene as TOML, atomically; `load_scene` reads it back equal."""
+        """Write the scene as TOML, atomically; `load_scene` reads it back equal.
+
+        The text is checked as `load_scene` checks it before anything is written: a scene
+        `load_scene` would refuse is refused here (`SceneError`), and no file is written.
+        """
         import tomli_w
 
+        try:
+            text = tomli_w.dumps(self.to_dict())
+        except (TypeError, ValueError) as exc:
+            raise SceneError(f"{path}: not saved: {exc}") from None
+        scene_from_dict(tomllib.loads(text), f"{path} (not saved)")
         with atomic_write(path, "wb") as handle:
-            tomli_w.dump(self.to_dict(), handle)
+            handle.write(text.encode("utf-8"))
+
+
+MAX_SCENE_BYTES = 16 * 10**6
+"""Scene files larger than this are refused (the largest shipped one is a few kB)."""
 
 
 def load_scene(path: str | Path) -> Scene:
@@ -255,11 +268,13 @@ def load_scene(path: str | Path) -> Scene:
     `ExpressionError`: its message shows the expression with a caret under the problem.
     """
     path = Path(path)
-    text = read_user_text(path, SceneError)
+    text = read_user_text(path, SceneError, limit=MAX_SCENE_BYTES)
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SceneError(_toml_error(path, text, exc)) from None
+    except RecursionError:
+        raise SceneError(f"{path}: arrays or tables nested too deeply to be a scene") from None
     return scene_from_dict(document, str(path))
 
 

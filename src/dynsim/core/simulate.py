@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dynsim.core.budget import batch_bytes, check_memory
 from dynsim.core.cancel import CancelToken
 from dynsim.core.errors import InputError, SystemDefinitionError
 from dynsim.core.events import Event, EventLog
+from dynsim.core.guard import check_derivative
 from dynsim.core.plugins import active_plugins
 from dynsim.core.solver import (
     Problem,
@@ -21,6 +23,7 @@ from dynsim.core.solver import (
     check_step_options,
     check_tolerances,
 )
+from dynsim.core.spelling import setting, stream_hint
 from dynsim.core.system import System
 from dynsim.core.trajectories import Trajectories
 
@@ -148,6 +151,7 @@ class _Run:
         values = sys_obj.parameter_values(params)
         initial = as_initial_states(y0, sys_obj)
         span = as_time_span(t_span)
+        check_output_memory(initial.shape[0], points, t_eval, sys_obj.dimension)
         times = output_times(span, points, t_eval)  # type: ignore[arg-type]
         check_step_options(dt, max_steps, first_step, min_step)
         rtol_arr, atol_arr = check_tolerances(rtol, atol, sys_obj.dimension)
@@ -171,7 +175,8 @@ class _Run:
             rhs=rhs, y0=initial, t_span=span, t_eval=times, dt=dt,
             rtol=_scalar_or_array(rtol_arr), atol=_scalar_or_array(atol_arr),
             max_steps=int(max_steps), first_step=first_step, min_step=min_step,
-            jacobian=jacobian, events=bound_events, cancel=cancel, progress=progress)
+            jacobian=jacobian, events=bound_events, cancel=cancel, progress=progress,
+            system=sys_obj.name)
         return cls(sys_obj, values, solver_obj, problem)
 
     def finish(self, solution: Solution) -> Trajectories:
@@ -188,6 +193,20 @@ class _Run:
 
 def _scalar_or_array(values: np.ndarray) -> float | np.ndarray:
     return float(values[0]) if np.all(values == values[0]) else values
+
+
+def check_output_memory(trajectories: int, points: object, t_eval: object,
+                        dimension: int) -> None:
+    """Refuse, before allocating, a simulation whose outputs cannot fit in memory."""
+    times = np.size(t_eval) if t_eval is not None else points
+    if not isinstance(times, numbers.Real) or isinstance(times, bool):
+        return  # `output_times` explains what is wrong with it
+    plural = "y" if trajectories == 1 else "ies"
+    check_memory(batch_bytes(trajectories, int(times), dimension),
+                 f"{trajectories} trajector{plural} x {times:.6g} output times x {dimension} "
+                 "states",
+                 f"use fewer {setting('points')} or trajectories, or {stream_hint()}, or split "
+                 "the initial states over several runs (processes or machines)")
 
 
 def as_initial_states(y0: object, system: System) -> np.ndarray:
@@ -220,6 +239,9 @@ def as_time_span(t_span: object) -> tuple[float, float]:
         raise InputError(f"t_span must be two numbers (t0, t1), got {t_span!r}") from None
     if not (math.isfinite(t0) and math.isfinite(t1)) or t0 == t1:
         raise InputError(f"t_span must be two different finite numbers, got ({t0}, {t1})")
+    if not math.isfinite(t1 - t0):
+        raise InputError(f"t_span ({t0:g}, {t1:g}) is longer than the largest float; give a "
+                         "shorter time span")
     return t0, t1
 
 
@@ -244,14 +266,12 @@ def output_times(span: tuple[float, float], points: int,
 
 
 def _check_rhs_shape(system: System, rhs: object, t0: float, y0: np.ndarray) -> None:
-    """Catch a right-hand side that returns the wrong shape before any integration."""
+    """Refuse a right-hand side that returns complex values or the wrong shape, up front."""
     try:
         with np.errstate(all="ignore"):  # non-finite values are the solver's to report
-            out = np.asarray(rhs(t0, y0))  # type: ignore[operator]
+            out = rhs(t0, y0)  # type: ignore[operator]
+    except SystemDefinitionError:
+        raise
     except Exception:
         return  # the solver reports it per trajectory as rhs_error
-    if out.shape != y0.shape:
-        raise SystemDefinitionError(
-            f"system '{system.name}': rhs returned shape {out.shape} for y of shape "
-            f"{y0.shape}; it must return an array of y's shape"
-        )
+    check_derivative(system.name, out, y0)

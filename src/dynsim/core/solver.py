@@ -48,6 +48,7 @@ class Problem:
     rejected) of each trajectory; `first_step` (|h|, None: the solver chooses) and
     `min_step` (smallest |h|, None: the solver's floor) tune adaptive methods. `events` have
     their parameters bound (`function(t, y)`). `progress(fraction)` is called now and then.
+    `system` is the system's name, for messages.
     """
 
     rhs: Callable[[Any, np.ndarray], np.ndarray]
@@ -64,6 +65,7 @@ class Problem:
     events: tuple[Event, ...] = ()
     cancel: CancelToken | None = None
     progress: Callable[[float], None] | None = None
+    system: str = ""
 
 
 @dataclass

@@ -17,6 +17,9 @@ RHS = Callable[[Any, Any, Mapping[str, Any]], Any]
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
+RESERVED_STATE_NAMES = ("trajectory", "t", "status")
+"""Names no state may have: the CSV's own columns (`dynsim.core.csvio.RESERVED_COLUMNS`)."""
+
 
 def _is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
@@ -139,6 +142,11 @@ class System:
             )
         if len(set(states)) != len(states):
             raise SystemDefinitionError(f"system '{self.name}': state names repeat: {states}")
+        reserved = [s for s in states if s in RESERVED_STATE_NAMES]
+        if reserved:
+            raise SystemDefinitionError(
+                f"system '{self.name}': state name '{reserved[0]}' is reserved (the CSV "
+                f"columns {', '.join(RESERVED_STATE_NAMES)}; 't' is also the time); rename it")
         for label, fn in (("rhs", self.rhs), ("jacobian", self.jacobian),
                           ("invariant", self.invariant)):
             if fn is not None and not callable(fn):

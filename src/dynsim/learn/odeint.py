@@ -88,6 +88,10 @@ def _check_inputs(y0: Any, t: Any) -> tuple[torch.Tensor, np.ndarray]:
     if not isinstance(y0, torch.Tensor) or not y0.is_floating_point():
         raise InputError(f"y0 must be a floating-point torch tensor, got "
                          f"{getattr(y0, 'dtype', type(y0).__name__)}")
+    if y0.dtype in (torch.float16, torch.bfloat16):
+        raise InputError(f"y0 is {y0.dtype}: too few digits for step-size control (the error "
+                         "estimates drown in rounding); use torch.float32 or torch.float64, "
+                         "e.g. y0.float()")
     if y0.ndim == 0 or y0.numel() == 0:
         raise InputError(f"y0 must have shape (..., D) with D >= 1, got {tuple(y0.shape)}")
     if not isinstance(t, torch.Tensor):

@@ -361,10 +361,10 @@ class _Run:
                         torch.add(y, k, alpha=self.direction * float(h0[0])))
             if self.host:
                 with np.errstate(all="ignore"):
-                    d2 = _rms((_numpy(f1) - k_h) / scale) / h0
+                    change = _rms((_numpy(f1) - k_h) / scale)
             else:
-                d2 = float((f1 - k).div_(scale).square_().mean().sqrt_()) / h0
-        size = float(ctl.initial_choice(h0, d1, d2, self.settings.tableau.error_order,
+                change = float((f1 - k).div_(scale).square_().mean().sqrt_())
+        size = float(ctl.initial_choice(h0, d1, change, self.settings.tableau.error_order,
                                         span)[0])
         floor = float(ctl.min_step(np.array([t]), 0.0)[0])
         return self.direction * max(size if math.isfinite(size) else 1e-6, floor)
@@ -410,4 +410,4 @@ def _numpy(x: torch.Tensor) -> np.ndarray:
 
 def _rms(x: np.ndarray) -> np.ndarray:
     """The RMS of `x` as a float64 array of one value (the shape `controller` works with)."""
-    return np.sqrt(np.array([np.dot(x, x) / x.size], dtype=np.float64))
+    return ctl.scaled_rms(np.asarray(x, dtype=np.float64).reshape(1, -1))

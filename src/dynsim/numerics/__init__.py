@@ -4,10 +4,12 @@
 tensors (`iterate` yields partial solutions); `RungeKuttaSolver` wraps a tableau as a solver
 plugin; `get_tableau("dopri5")` finds the tableau of a registered one. Solver plugins with
 their own stepping reuse the event root finding (`crossings`, `locate`, `time_tolerance`),
-the per-trajectory outcomes (`Outcomes`, `state_text`) and the blow-up rule
-(`BLOWUP_GROWTH`) of the engine.
+the per-trajectory outcomes (`Outcomes`, `state_text`), the blow-up rule
+(`BLOWUP_GROWTH`) of the engine and `setting`, which names a setting in messages as the
+user gives it (`max_steps` from Python, `--max-steps` under the `dynsim` command).
 """
 
+from dynsim.core.spelling import setting
 from dynsim.numerics.engine import BLOWUP_GROWTH, integrate, iterate
 from dynsim.numerics.events import crossings, locate, time_tolerance
 from dynsim.numerics.outcomes import Outcomes, state_text
@@ -16,4 +18,4 @@ from dynsim.numerics.tableau import ButcherTableau, alternating_to_monomial
 
 __all__ = ["BLOWUP_GROWTH", "ButcherTableau", "Outcomes", "RungeKuttaSolver",
            "alternating_to_monomial", "crossings", "get_tableau", "integrate", "iterate",
-           "locate", "state_text", "time_tolerance"]
+           "locate", "setting", "state_text", "time_tolerance"]

@@ -175,15 +175,24 @@ def initial_step(backend: Backend, f: Any, t0: float, y0: Array, f0: Array, span
         sc = tol.scale(y0, y0).reshape(m, d)
 
         def rms(x: Array) -> np.ndarray:  # over the last axis (one host copy)
-            return np.sqrt(np.mean(backend.host((x / sc) ** 2).astype(np.float64), axis=-1))
+            return scaled_rms(backend.host(x / sc).astype(np.float64))
 
         d0, d1 = rms(backend.xp.stack([y0, f0]))
         h0 = initial_guess(d0, d1, span)
         direction = math.copysign(1.0, span)
         h0_col = backend.from_host(direction * h0)[:, None]
         f1 = f(np.full(m, t0) + direction * h0, y0 + h0_col * f0)
-        d2 = rms(backend.detach(f1) - f0) / h0
-    return initial_choice(h0, d1, d2, error_order, span)
+        change = rms(backend.detach(f1) - f0)
+    return initial_choice(h0, d1, change, error_order, span)
+
+
+def scaled_rms(v: np.ndarray) -> np.ndarray:
+    """The RMS over the last axis, without overflow for huge entries (|v| up to 1e308)."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        big = np.max(np.abs(v), axis=-1, keepdims=True)
+        safe = np.where((big > 0) & np.isfinite(big), big, 1.0)
+        out = safe[..., 0] * np.sqrt(np.mean((v / safe) ** 2, axis=-1))
+    return np.where(np.isfinite(big[..., 0]), out, big[..., 0])
 
 
 def initial_guess(d0: np.ndarray, d1: np.ndarray, span: float) -> np.ndarray:
@@ -193,13 +202,17 @@ def initial_guess(d0: np.ndarray, d1: np.ndarray, span: float) -> np.ndarray:
     return np.fmin(h0, abs(span))
 
 
-def initial_choice(h0: np.ndarray, d1: np.ndarray, d2: np.ndarray, error_order: int,
+def initial_choice(h0: np.ndarray, d1: np.ndarray, change: np.ndarray, error_order: int,
                    span: float) -> np.ndarray:
-    """Hairer's initial |h| from the guess `h0`, |f0| (`d1`) and |f1 - f0| / h0 (`d2`)."""
+    """Hairer's initial |h| from the guess `h0`, |f0| (`d1`) and |f1 - f0| (`change`).
+
+    Hairer's d2 = |f1 - f0| / h0 is taken in logarithms: with a huge right-hand side
+    (|f| ~ 1e200) it overflows, and the step would underflow to zero.
+    """
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        big = np.fmax(d1, d2)
-        h1 = np.where(big <= 1e-15, np.maximum(1e-6, h0 * 1e-3),
-                      (0.01 / big) ** (1.0 / (error_order + 1)))
+        log_big = np.fmax(np.log(d1), np.log(change) - np.log(h0))
+        h1 = np.where(log_big <= math.log(1e-15), np.maximum(1e-6, h0 * 1e-3),
+                      np.exp((math.log(0.01) - log_big) / (error_order + 1)))
     return np.fmin(np.fmin(100 * h0, h1), abs(span))
 
 

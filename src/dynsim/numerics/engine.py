@@ -37,6 +37,7 @@ from dynsim.core.cancel import CancelToken
 from dynsim.core.errors import InputError
 from dynsim.core.events import Event
 from dynsim.core.solver import Solution, check_events, check_step_options, check_tolerances
+from dynsim.core.spelling import setting
 from dynsim.core.trajectories import Status
 from dynsim.numerics import controller as ctl
 from dynsim.numerics.backend import Array, Backend, NumpyBackend, backend_for
@@ -209,6 +210,7 @@ class _Integration:
         # stage times of a step go to the backend in one copy (numpy: nothing to do)
         self.convert = None if isinstance(b, NumpyBackend) else b.fresh
         self.outcomes = Outcomes(self.n)
+        self.event_errors: dict[int, tuple[str, Exception, float]] = {}
         self.out = _Output(b, self.n, len(self.t_eval), self.d)
         self.stats = {name: np.zeros(self.n, dtype=np.int64)
                       for name in ("accepted", "rejected", "rhs_evaluations")}
@@ -342,8 +344,8 @@ class _Integration:
                       f"{what} is not finite at t0 = {self.t0:g} (state "
                       f"{state_text(y0_host[i])}); check the initial condition and parameters")
         if self.events:
-            t_b = self.time(self.t)
-            self.g_prev = [self._g(event, t_b, b.detach(y)) for event in self.events]
+            self.g_prev = [self._g(event, self.t, b.detach(y)) for event in self.events]
+            self._fail_events()
         self._compact()
         if self.adaptive and self.m:
             self._initial_steps()
@@ -414,11 +416,14 @@ class _Integration:
             rows = rejected[~_mask(broken, self.m)[rejected]]
             self._end(rows, Status.NON_FINITE,
                       [f"the state became non-finite between t = {t[i]:.6g} and "
-                       f"{t_new[i]:.6g} (blow-up); try a smaller dt or an adaptive solver"
+                       f"{t_new[i]:.6g} (blow-up); try a smaller {setting('dt')} or an "
+                       "adaptive solver"
                        for i in rows])
         stop_t = self._after_accepted(accepted, t_new, h, h_flat, y_new, broken)
         if broken:
             self._fail_broken(broken)
+        if self.event_errors:
+            self._fail_events()
         store.finish(rejected)
         self.t = t_new
         self.t[rejected] = t[rejected]
@@ -491,10 +496,10 @@ class _Integration:
 
         For the other events the new values of g are kept at once.
         """
-        t_b, y_d = self.time(t_new), self.backend.detach(y_new)
+        y_d = self.backend.detach(y_new)
         out = []
         for e, event in enumerate(self.events):
-            g_new = self._g(event, t_b, y_d)
+            g_new = self._g(event, t_new, y_d)
             rows = np.flatnonzero(accepted & crossings(self.g_prev[e], g_new, event.direction))
             if rows.size:
                 out.append((e, rows, g_new))
@@ -567,7 +572,7 @@ class _Integration:
         def g_at(theta: np.ndarray, sub: np.ndarray) -> np.ndarray:
             with b.no_grad():
                 y = b.detach(dense(theta, loc[sub]))
-                return self._g(event, self.time(t[sub] + theta * hr[sub]), y)
+                return self._g(event, t[sub] + theta * hr[sub], y, rows[sub])
 
         theta = locate(g_at, self.g_prev[e][rows], g_new[rows], np.abs(hr),
                        time_tolerance(t_new[rows]))
@@ -647,24 +652,49 @@ class _Integration:
         except Exception:
             pass
         b = self.backend
+        return b.concat(self._rows_apart(self.f, t, y, broken, b.full((1, self.d), math.nan)))
+
+    def _rows_apart(self, f: Callable[[Any, Array], Any], t: np.ndarray, y: Array,
+                    broken: dict[int, tuple[Exception, float]], nan_row: Any) -> list[Any]:
+        """f(t, y) in pieces, halving those that raise; a row that raises alone gets `nan_row`
+        and is recorded in `broken` (row -> exception, t)."""
         pieces: list[Any] = []
         todo = [(0, len(t))]
         while todo:
             lo, hi = todo.pop()
             try:
-                pieces.append(self.f(self.time(t[lo:hi]), y[lo:hi]))
+                pieces.append(f(self.time(t[lo:hi]), y[lo:hi]))
             except Exception as exc:
                 if hi - lo == 1:
                     broken.setdefault(lo, (exc, float(t[lo])))
-                    pieces.append(b.full((1, self.d), math.nan))
+                    pieces.append(nan_row)
                 else:
                     mid = (lo + hi) // 2
                     todo += [(mid, hi), (lo, mid)]
-        return b.concat(pieces)
+        return pieces
 
-    def _g(self, event: Event, t: Any, y: Array) -> np.ndarray:
-        value = self.backend.host(self.backend.asarray(event.function(t, y)))
-        return np.broadcast_to(value.astype(np.float64), (y.shape[0],)).copy()
+    def _g(self, event: Event, t: np.ndarray, y: Array,
+           rows: np.ndarray | None = None) -> np.ndarray:
+        """The event function at host times `t` (M,) and states `y` (M, D), as host (M,).
+
+        Rows where it raises get NaN (no crossing) and are recorded in `event_errors` (by
+        their position among the active rows: `rows[i]`, or i) to end as `rhs_error`."""
+        b = self.backend
+
+        def g(t_b: Any, yy: Array) -> np.ndarray:
+            value = b.host(b.asarray(event.function(t_b, yy)))
+            return np.broadcast_to(value.astype(np.float64), (yy.shape[0],)).copy()
+
+        try:
+            return g(self.time(t), y)
+        except Exception:
+            pass
+        broken: dict[int, tuple[Exception, float]] = {}
+        values = np.concatenate(self._rows_apart(g, t, y, broken, np.full(1, math.nan)))
+        for i, (exc, at) in broken.items():
+            row = i if rows is None else int(rows[i])
+            self.event_errors.setdefault(row, (event.name, exc, at))
+        return values
 
     # -- ending trajectories ----------------------------------------------------------------
 
@@ -689,6 +719,16 @@ class _Integration:
                       [f"the right-hand side raised {type(broken[i][0]).__name__}: "
                        f"{broken[i][0]} at t = {broken[i][1]:.6g}" for i in rows])
 
+    def _fail_events(self) -> None:
+        rows = np.array(sorted(i for i in self.event_errors if not self.ending[i]),
+                        dtype=np.int64)
+        if rows.size:
+            self._end(rows, Status.RHS_ERROR,
+                      [f"the event function '{self.event_errors[i][0]}' raised "
+                       f"{type(self.event_errors[i][1]).__name__}: {self.event_errors[i][1]} "
+                       f"at t = {self.event_errors[i][2]:.6g}" for i in rows])
+        self.event_errors.clear()
+
     def _end_small_steps(self, rows: np.ndarray, h_next: np.ndarray,
                          finite: np.ndarray) -> None:
         b = self.backend
@@ -710,14 +750,15 @@ class _Integration:
                 self._end(np.array([i]), Status.STEP_TOO_SMALL,
                           f"step size {abs(h_next[i]):.3g} at t = {t:.6g} is below the minimum "
                           f"{floor[j]:.3g} (singularity or discontinuity?); check the "
-                          f"right-hand side near there, or loosen rtol/atol")
+                          f"right-hand side near there, or loosen {setting('rtol')}/"
+                          f"{setting('atol')}")
 
     def _end_max_steps(self, rows: np.ndarray) -> None:
         if self.adaptive:
-            hint = ("the problem may be stiff: try solver='radau' or 'bdf', or raise "
-                    "max_steps")
+            hint = (f"the problem may be stiff: try {setting('solver', 'radau')} or "
+                    f"{setting('solver', 'bdf')}, or raise {setting('max_steps')}")
         else:
-            hint = "raise max_steps or use a larger dt"
+            hint = f"raise {setting('max_steps')} or use a larger {setting('dt')}"
         self._end(rows, Status.MAX_STEPS,
                   [f"reached max_steps = {self.max_steps} at t = {self.t[i]:.6g} of "
                    f"{self.t1:g}; {hint}" for i in rows])
