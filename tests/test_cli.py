@@ -15,10 +15,12 @@ import dynsim
 DATA = Path(__file__).parent / "data"
 
 
-def test_no_arguments_prints_help(cli):
-    result = cli()
-    assert result.returncode == 0
-    assert "usage: dynsim" in result.stdout and "simulate" in result.stdout
+def test_help_lists_every_command(cli):
+    # with no command, dynsim opens the app (tests/gui/test_cli_app.py)
+    result = cli("--help")
+    assert result.returncode == 0 and "usage: dynsim" in result.stdout
+    for command in ("list", "plugins", "simulate", "analyze", "render", "gui"):
+        assert f"    {command} " in result.stdout
 
 
 def test_list_text_and_json(cli):

@@ -35,7 +35,13 @@ from dynsim.gui.app import Settings, ensure_app
 from dynsim.gui.exports import export_image, export_trajectories, exporter_filters
 from dynsim.gui.jobs import JobRunner
 from dynsim.gui.layers import PortraitLayers, equilibrium_text
-from dynsim.gui.model import ExplorerModel, ExplorerState, state_for_system, state_from_scene
+from dynsim.gui.model import (
+    FALLBACK_LIMITS,
+    ExplorerModel,
+    ExplorerState,
+    state_for_system,
+    state_from_scene,
+)
 from dynsim.gui.panels import LayerPanel, ParamPanel, SolverPanel, SystemPicker, ViewPanel
 from dynsim.gui.plane import PhasePlane
 from dynsim.gui.trajectory_panel import TrajectoryPanel, series
@@ -511,12 +517,10 @@ class Window(QtWidgets.QMainWindow):
     def zoom_to_fit(self) -> None:
         """Show the system's default box (its bounds) for the current axes."""
         state = self.model.state
-        fresh = state_for_system(state.system).view
         bounds = state.system.bounds or {}
-        ranges = [bounds.get(n, lim) for n, lim in zip(state.view.axes,
-                                                        (fresh.xlim, fresh.ylim), strict=True)]
+        xlim, ylim = (tuple(bounds.get(name, FALLBACK_LIMITS)) for name in state.view.axes)
         self._zoom_history.append((state.view.xlim, state.view.ylim))
-        self.model.set_view(xlim=tuple(ranges[0]), ylim=tuple(ranges[1]))
+        self.model.set_view(xlim=xlim, ylim=ylim)
 
     def zoom_back(self) -> None:
         """Return to the view before the last zoom or pan."""
