@@ -53,6 +53,9 @@ SHOW_CANCEL_AFTER = 0.4
 DOCK_WIDTH, DOCK_HEIGHT = 230, 190
 """Initial sizes of the side docks and the trajectory dock, in pixels."""
 VIEW_SETTLE_MS = 40
+JOB_ORDER = ("field", "nullclines", "equilibria", "trajectories", "streamlines")
+"""Jobs run one after another (`dynsim.gui.jobs`), the quick layers first so they follow a
+slider at once."""
 PARTIAL_EVERY = 0.15
 """Seconds between two drawings of trajectories that are still growing (the first partial
 result waits this long too, so quick runs are drawn once, complete)."""
@@ -397,7 +400,7 @@ class Window(QtWidgets.QMainWindow):
     def _refresh(self) -> None:
         state = self.model.state
         visible = state.layers.visible
-        for layer in sorted(self._dirty):
+        for layer in sorted(self._dirty, key=JOB_ORDER.index):
             if layer != "equilibria" and not visible[layer]:
                 continue  # computed when switched on
             if layer == "equilibria" and not (visible["equilibria"] or
