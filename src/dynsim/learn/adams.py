@@ -75,15 +75,15 @@ class Adams:
         order = min(len(self.history), self.max_order - 1)
         if order < MIN_ORDER - 1:
             return self.rk_step(func, t0, dt, t1, y0, self.history[0]), f0
-        dy = dt * _dot(bashforth(order), self.history)
+        dy = _dot(bashforth(order), dt, self.history, y0)
         if self.implicit:
             weights = moulton(order + 1)
-            known = dt * _dot(weights[1:], self.history)
+            known = _dot(weights[1:], dt, self.history, y0)
             converged = False
             for _ in range(self.max_iters):
                 previous = dy
                 f = owner.call(func, t1, y0 + dy, t0.item())
-                dy = dt * weights[0] * f + known
+                dy = _dot(weights[:1], dt, deque([f]), y0) + known
                 converged = self._converged(previous, dy)
                 if converged:
                     break
@@ -100,10 +100,14 @@ class Adams:
             return bool(((a - b).abs() / scale).max() < 1)
 
 
-def _dot(weights: tuple[float, ...], values: deque[torch.Tensor]) -> torch.Tensor:
-    """sum_i weights[i] values[i] over the shorter of the two (both hold at least one)."""
-    pairs = list(zip(weights, values, strict=False))
-    out = pairs[0][1] * pairs[0][0]
+def _dot(weights: tuple[float, ...], dt: torch.Tensor, values: deque[torch.Tensor],
+         like: torch.Tensor) -> torch.Tensor:
+    """dt sum_i weights[i] values[i] over the shorter of the two (both hold at least one),
+    with the weights dt w_i in float64 and the sum cast to `like`'s dtype (torchdiffeq's
+    rounding)."""
+    scaled = dt.to(torch.float64) * torch.tensor(weights, dtype=torch.float64, device=dt.device)
+    pairs = list(zip(scaled, values, strict=False))
+    out = pairs[0][0] * pairs[0][1]
     for w, v in pairs[1:]:
-        out = out + v * w
-    return out
+        out = out + w * v
+    return out.to(like.dtype)

@@ -259,7 +259,7 @@ def _until_event(f: Any, state: State, t: torch.Tensor, forward: Settings, event
     kind = forward.spec.kind
     if kind == SCIPY:
         raise InputError("event_fn is not supported with scipy_solver (as in torchdiffeq)")
-    if problem_args is None and kind == ADAPTIVE:  # the state at the event has its graph
+    if problem_args is None:  # the state at the event has its graph
         event_t, state_e = _event(f, y0, t, direction, forward, g, callbacks)
     else:  # find the event, then solve (differentiably) up to it
         with torch.no_grad():
