@@ -235,7 +235,8 @@ def test_jump_t_saves_work_and_agrees(method):
     assert jumped.nfe < plain.nfe
     exact_half = y0 * torch.exp(torch.tensor(-0.25, dtype=F64))
     exact = exact_half / (1 - 0.5 * exact_half)
-    torch.testing.assert_close(b[-1], exact, rtol=1e-5, atol=1e-6)
+    tol = 1e-4 if method in ("fehlberg2", "adaptive_heun") else 1e-5  # (second order)
+    torch.testing.assert_close(b[-1], exact, rtol=tol, atol=tol)
 
 
 def test_step_t_min_step_max_step_and_callbacks():

@@ -60,11 +60,24 @@ def lookup(method: Any) -> MethodSpec:
     registered = "rk4" if method == "rk4_classic" else method
     try:
         tableau = get_tableau(registered)
+        if method == "dopri5":
+            tableau = _shampine(tableau)
     except (UnknownNameError, InputError):
         names = available()
         raise UnknownNameError(f"unknown method {method!r}{did_you_mean(method, names)}; "
                                f"available: {', '.join(names)}") from None
     return _from_tableau(method, tableau)
+
+
+_SHAMPINE: dict[int, tuple[ButcherTableau, ButcherTableau]] = {}
+
+
+def _shampine(dopri5: ButcherTableau) -> ButcherTableau:
+    """torchdiffeq's dopri5: the registered one with Shampine's error estimate (cached)."""
+    cached = _SHAMPINE.get(id(dopri5))
+    if cached is None or cached[0] is not dopri5:
+        cached = _SHAMPINE[id(dopri5)] = (dopri5, tableaus.with_shampine_error(dopri5))
+    return cached[1]
 
 
 def _from_tableau(name: str, tableau: ButcherTableau) -> MethodSpec:

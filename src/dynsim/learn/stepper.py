@@ -270,7 +270,7 @@ class _Run:
             if self.sign0 == 0.0:
                 self.event_time = t
                 return torch.cat([self.outputs[0], y.reshape(1, self.n)])
-        self.after_reject, attempts = False, 0
+        attempts = 0
         callbacks, settings = self.callbacks, self.settings
         while self.next < len(times):
             if attempts >= settings.max_steps:
@@ -339,14 +339,14 @@ class _Run:
         settings = self.settings
         err, finite = self._error(y, z, y_new, k_new)
         accepted = finite and (err <= 1.0 or abs(step) <= settings.min_step)
-        self.h = step * step_factor(err if finite else math.nan, self.method.exponent,
-                                    self.after_reject or not accepted, settings.safety,
-                                    settings.ifactor, settings.dfactor)
+        # torchdiffeq's controller: an accepted step never shrinks the next one
+        shrink = 1.0 if finite and err < 1.0 else settings.dfactor
+        self.h = step * step_factor(err if finite else math.nan, self.method.exponent, False,
+                                    settings.safety, settings.ifactor, shrink)
         if not accepted:
             floor = float(ctl.min_step(np.array([t]), 0.0)[0])
             if abs(self.h) < floor:
                 self._fail_small(t, self.h, floor, finite, y)
-        self.after_reject = not accepted
         return accepted
 
     def _target(self, t: float, h: float) -> tuple[float, bool, bool]:

@@ -4,6 +4,7 @@ Plain `ButcherTableau` data, each citing its source; `dynsim.learn.methods` maps
 torchdiffeq's method names onto these and the registered tableaus (dopri5, bosh3, ...).
 """
 
+from dataclasses import replace
 from fractions import Fraction as F
 
 from dynsim.numerics import ButcherTableau
@@ -97,3 +98,16 @@ DOPRI8 = ButcherTableau(
 
 TABLEAUS = (RK4_38, HEUN2, HEUN3, ADAPTIVE_HEUN, FEHLBERG2, DOPRI8)
 """The tableaus above, by torchdiffeq's names."""
+
+SHAMPINE_B_HAT = (F(1951, 21600), 0, F(22642, 50085), F(451, 720), F(-12231, 42400),
+                  F(649, 6300), F(1, 60))
+"""The fourth-order embedded weights of L. F. Shampine, Some practical Runge-Kutta
+formulas, Math. Comp. 46 (1986) 135-150, for the Dormand–Prince 5(4) pair: torchdiffeq's
+dopri5 estimates its error with them (2/3 of Dormand and Prince's own estimate)."""
+
+
+def with_shampine_error(dopri5: ButcherTableau) -> ButcherTableau:
+    """The registered dopri5 with Shampine's error estimate (torchdiffeq's dopri5)."""
+    b_error = [b - float(bh) for b, bh in zip(dopri5.b, SHAMPINE_B_HAT, strict=True)]
+    return replace(dopri5, b_error=b_error,
+                   reference=dopri5.reference + "; L. F. Shampine's error estimate (1986)")
