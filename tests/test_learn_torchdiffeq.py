@@ -3,6 +3,7 @@ being the reference (state shapes, methods, options, gradients, events, adjoint)
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import pytest
@@ -425,3 +426,46 @@ def test_misuse_of_events_and_states_raises_dynsim_errors():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ours.odeint(func, torch.ones(2, dtype=F64), torch.tensor([0.0, 1.0], dtype=F64))
+
+
+# -- (7) implicit methods (torchdiffeq's later names; no 0.2.5 reference: closed forms) -----
+
+
+IMPLICIT = {"implicit_euler": 1, "implicit_midpoint": 2, "trapezoid": 2, "radauIIA3": 3,
+            "radauIIA5": 5, "gl4": 4, "gl6": 6, "sdirk2": 2, "trbdf2": 2}
+
+
+@pytest.mark.parametrize(("method", "order"), IMPLICIT.items())
+def test_implicit_methods_converge_at_their_order(method, order):
+    def f(t, y):
+        return torch.stack([y[1], -y[0]]) + 0.1 * torch.cos(t) * y
+
+    y0 = torch.tensor([1.0, 0.5], dtype=F64)
+    t = torch.tensor([0.0, 2.0], dtype=F64)
+    reference = ours.odeint(f, y0, t, method="dop853", rtol=1e-13, atol=1e-14)[-1]
+    errors = [float((ours.odeint(f, y0, t, method=method, rtol=1e-13, atol=1e-14,
+                                 options={"step_size": h})[-1] - reference).abs().max())
+              for h in (0.1, 0.05)]
+    assert abs(math.log2(errors[0] / errors[1]) - order) < 0.2
+
+
+@pytest.mark.parametrize("method", ["implicit_euler", "radauIIA5", "sdirk2", "trbdf2"])
+def test_stiffly_accurate_implicit_methods_take_stiff_steps(method):
+    """y' = -1000 (y - cos t) with h = 0.1 (100 times the explicit stability limit)."""
+    out = ours.odeint(lambda t, y: -1000.0 * (y - torch.cos(t)), torch.zeros(1, dtype=F64),
+                      torch.tensor([0.0, 1.0], dtype=F64), method=method,
+                      options={"step_size": 0.1})
+    slow = math.cos(1.0) + math.sin(1.0) / 1000  # the slow manifold, to O(1e-6)
+    assert abs(float(out[-1, 0]) - slow) < 2e-3
+
+
+def test_implicit_method_gradients_by_gradcheck():
+    func = Field()
+
+    def solve(y0, t):
+        return ours.odeint(func, y0, t, method="gl4", rtol=1e-12, atol=1e-14,
+                           options={"step_size": 0.1})
+
+    y0 = torch.tensor([0.4, -0.6], dtype=F64, requires_grad=True)
+    t = torch.tensor([0.0, 0.35, 0.95], dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(solve, (y0, t), atol=1e-5, rtol=1e-3)

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from dynsim.core.errors import InputError, IntegrationError
-from dynsim.learn.methods import ADAMS
+from dynsim.learn.methods import ADAMS, IMPLICIT
 from dynsim.learn.options import Settings
 from dynsim.learn.stepper import NO_CALLBACKS, Callbacks
 
@@ -48,11 +48,16 @@ class Stepper:
         self.a = [[float(v) for v in row] for row in tableau.a]
         self.b = [float(v) for v in tableau.b]
         self.perturb = settings.perturb
-        self.adams = None
+        self.multistep: Any = None  # Adams or implicit steps
         if settings.spec.kind == ADAMS:
             from dynsim.learn.adams import Adams
 
-            self.adams = Adams(settings, y0, self.rk_step)
+            self.multistep = Adams(settings, y0, self.rk_step)
+        elif settings.spec.kind == IMPLICIT:
+            from dynsim.learn.implicit import ImplicitStep
+
+            self.multistep = ImplicitStep(tableau, settings.rtol, settings.atol,
+                                          settings.max_iters, y0)
 
     def call(self, func: Func, t: torch.Tensor, y: torch.Tensor, toward: float | None
              ) -> torch.Tensor:
@@ -65,8 +70,8 @@ class Stepper:
     def step(self, func: Func, t0: torch.Tensor, dt: torch.Tensor, t1: torch.Tensor,
              y0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The increment of one step from (t0, y0) to t1 and f(t0, y0)."""
-        if self.adams is not None:
-            return self.adams.step(self, func, t0, dt, t1, y0)
+        if self.multistep is not None:
+            return self.multistep.step(self, func, t0, dt, t1, y0)
         f0 = self.call(func, t0, y0, t1.item())
         return self.rk_step(func, t0, dt, t1, y0, f0), f0
 

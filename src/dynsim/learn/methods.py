@@ -13,25 +13,27 @@ from typing import Any
 
 from dynsim.core.errors import InputError, UnknownNameError, did_you_mean
 from dynsim.learn import tableaus
+from dynsim.learn.implicit import IMPLICIT_METHODS
 from dynsim.numerics import ButcherTableau, get_tableau
 
-ADAPTIVE, FIXED, ADAMS, SCIPY = "adaptive", "fixed", "adams", "scipy"
+ADAPTIVE, FIXED, ADAMS, SCIPY, IMPLICIT = "adaptive", "fixed", "adams", "scipy", "implicit"
 
 
 @dataclass(frozen=True)
 class MethodSpec:
     """What runs a method: `kind` is adaptive (the stepper), fixed (a grid), adams (a
-    multistep grid method) or scipy (`scipy.integrate.solve_ivp`)."""
+    multistep grid method), implicit (an implicit Runge–Kutta method on a grid) or scipy
+    (`scipy.integrate.solve_ivp`)."""
 
     name: str
     kind: str
-    tableau: ButcherTableau | None = None
+    tableau: Any = None  # a ButcherTableau, or an ImplicitTableau
     implicit: bool = False  # Adams: with the Moulton corrector
 
     @property
     def grid(self) -> bool:
         """Whether the method steps on a fixed time grid (step_size, grid_constructor)."""
-        return self.kind in (FIXED, ADAMS)
+        return self.kind in (FIXED, ADAMS, IMPLICIT)
 
 
 _OWN = {t.name: t for t in tableaus.TABLEAUS}
@@ -57,6 +59,8 @@ def lookup(method: Any) -> MethodSpec:
         return MethodSpec(method, SCIPY)
     if method in _OWN:
         return _from_tableau(method, _OWN[method])
+    if method in IMPLICIT_METHODS:
+        return MethodSpec(method, IMPLICIT, IMPLICIT_METHODS[method])
     registered = "rk4" if method == "rk4_classic" else method
     try:
         tableau = get_tableau(registered)
@@ -94,4 +98,4 @@ def _registered_names() -> list[str]:
 
 def available() -> list[str]:
     """Every method name `odeint` accepts."""
-    return sorted({*TORCHDIFFEQ_NAMES, "rk4_classic", *_registered_names()})
+    return sorted({*TORCHDIFFEQ_NAMES, *IMPLICIT_METHODS, "rk4_classic", *_registered_names()})

@@ -18,7 +18,7 @@ import torch
 
 from dynsim.core.errors import InputError
 from dynsim.core.solver import check_step_options, check_tolerances
-from dynsim.learn.methods import ADAMS, ADAPTIVE, FIXED, SCIPY, MethodSpec, lookup
+from dynsim.learn.methods import ADAMS, ADAPTIVE, FIXED, IMPLICIT, SCIPY, MethodSpec, lookup
 from dynsim.numerics import controller as ctl
 
 GRID = {
@@ -40,7 +40,7 @@ ADAPTIVE_KEYS = {
     "dtype": "adaptive methods: the dtype of times (dynsim always uses float64 on the host)",
 }
 ADAMS_KEYS = {
-    "max_iters": "implicit_adams: corrector iterations per step (4)",
+    "max_iters": "implicit_adams, implicit methods: iterations per step (4; Newton: >= 10)",
     "max_order": "Adams methods: the largest order (12)",
 }
 SCIPY_KEYS = {
@@ -54,6 +54,7 @@ OPTIONS = {**GRID, **ADAPTIVE_KEYS, **ADAMS_KEYS, **SCIPY_KEYS, **NORM}
 """Every `options` key `odeint` understands (torchdiffeq's names) and what it does."""
 
 _KEYS = {FIXED: {**GRID, **NORM}, ADAMS: {**GRID, **ADAMS_KEYS, **NORM},
+         IMPLICIT: {**GRID, "max_iters": ADAMS_KEYS["max_iters"], **NORM},
          ADAPTIVE: {**ADAPTIVE_KEYS, **NORM}, SCIPY: {**SCIPY_KEYS, **NORM}}
 
 DEFAULT_MAX_STEPS = 2**31 - 1
@@ -108,7 +109,7 @@ def settings(method: Any, rtol: Any, atol: Any, options: Mapping[str, Any] | Non
         values["norm"] = _norm(opts.pop("norm"))
     if spec.grid:
         values.update(_grid(opts))
-    if spec.kind == ADAMS:
+    if spec.kind in (ADAMS, IMPLICIT):
         values.update(_adams(opts))
     if spec.kind == ADAPTIVE:
         values.update(_adaptive(opts))
