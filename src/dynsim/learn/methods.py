@@ -37,8 +37,9 @@ class MethodSpec:
 
 
 _OWN = {t.name: t for t in tableaus.TABLEAUS}
-_REGISTERED = ("dopri5", "bosh3", "euler", "midpoint")
-"""torchdiffeq names answered by dynsim's registered tableaus of the same method."""
+_ALIASES = {"heun2": "heun", "rk4_classic": "rk4"}
+"""Names answered by a registered tableau of another name (dopri5, bosh3, euler and
+midpoint are registered under torchdiffeq's names)."""
 
 TORCHDIFFEQ_NAMES = ("dopri8", "dopri5", "bosh3", "fehlberg2", "adaptive_heun", "euler",
                      "midpoint", "heun2", "heun3", "rk4", "explicit_adams", "implicit_adams",
@@ -61,7 +62,7 @@ def lookup(method: Any) -> MethodSpec:
         return _from_tableau(method, _OWN[method])
     if method in IMPLICIT_METHODS:
         return MethodSpec(method, IMPLICIT, IMPLICIT_METHODS[method])
-    registered = "rk4" if method == "rk4_classic" else method
+    registered = _ALIASES.get(method, method)
     try:
         tableau = get_tableau(registered)
         if method == "dopri5":

@@ -232,7 +232,8 @@ class _Run:
         self.counts = np.array([n] if self.groups is None else self.groups, dtype=np.float64)
         if self.groups is not None:  # (n, G) indicator: per-group sums in one product
             member = torch.from_numpy(np.repeat(np.arange(len(self.groups)), self.groups))
-            self.indicator = torch.zeros(n, len(self.groups), dtype=y0.dtype, device=y0.device)
+            self.indicator = torch.zeros(n, len(self.groups), device=y0.device,
+                                         dtype=y0.real.dtype if y0.is_complex() else y0.dtype)
             self.indicator[torch.arange(len(member)), member] = 1.0
         # CPU states: the step-size control reads them as numpy views (a few small numpy
         # operations cost less than the equivalent torch ones and need no host sync)
@@ -447,10 +448,10 @@ class _Run:
             flat = z.view(m.rows, self.n)
             scale = torch.maximum(y.abs(), y_new.abs()).reshape(-1)
             scale = torch.add(self.settings.atol, scale, alpha=self.rtol)
-            ratio = flat.narrow(0, m.error_row, m.n_errors).div(scale).square_()  # (E, n)
+            ratio = flat.narrow(0, m.error_row, m.n_errors).div(scale).abs().square_()  # (E, n)
             sums = ratio @ self.indicator if self.groups is not None else ratio.sum(1)
             if m.check_end:
-                sums = torch.cat([sums.reshape(-1), k_new.sum().reshape(1)])
+                sums = torch.cat([sums.reshape(-1), k_new.sum().abs().reshape(1)])
             return np.array(sums.reshape(-1).tolist(), dtype=np.float64)
 
     def _error_sums_host(self, y: torch.Tensor, z: torch.Tensor, y_new: torch.Tensor,
@@ -520,7 +521,7 @@ class _Run:
                     d0, d1 = _rms(y_h / scale), _rms(k_h / scale)
             else:
                 scale = torch.add(self.settings.atol, y.abs(), alpha=self.rtol)
-                d01 = torch.stack([y, k]).div_(scale).square_().reshape(2, -1).mean(1).sqrt_()
+                d01 = torch.stack([y, k]).div_(scale).abs().square_().reshape(2, -1).mean(1).sqrt_()
                 d0, d1 = np.array(d01.tolist(), dtype=np.float64)[:, None]
             if not np.isfinite(d0[0] + d1[0]):
                 self._check_start(t, y, k)
@@ -531,7 +532,7 @@ class _Run:
                 with np.errstate(all="ignore"):
                     d2 = _rms((_numpy(f1) - k_h) / scale) / h0
             else:
-                d2 = float((f1 - k).div_(scale).square_().mean().sqrt_()) / h0
+                d2 = float((f1 - k).div_(scale).abs().square_().mean().sqrt_()) / h0
         size = float(ctl.initial_choice(h0, d1, d2, self.settings.tableau.error_order,
                                         span)[0])
         floor = float(ctl.min_step(np.array([t]), 0.0)[0])

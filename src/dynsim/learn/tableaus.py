@@ -17,10 +17,6 @@ RK4_38 = ButcherTableau(
     b=[F(1, 8), F(3, 8), F(3, 8), F(1, 8)],
     reference="W. Kutta, Z. Math. Phys. 46 (1901) 435-453: the 3/8 rule (torchdiffeq's rk4)")
 
-HEUN2 = ButcherTableau(
-    name="heun2", order=2, c=[0, 1], a=[[], [1]], b=[F(1, 2), F(1, 2)],
-    reference="K. Heun, Z. Math. Phys. 45 (1900) 23-38: the explicit trapezoidal rule")
-
 HEUN3 = ButcherTableau(
     name="heun3", order=3,
     c=[0, F(1, 3), F(2, 3)],
@@ -96,7 +92,7 @@ DOPRI8 = ButcherTableau(
               "Comput. Appl. Math. 7 (1981) 67-75: RK8(7)13M with its rational coefficients; "
               "the quartic dense output through the midpoint value torchdiffeq uses")
 
-TABLEAUS = (RK4_38, HEUN2, HEUN3, ADAPTIVE_HEUN, FEHLBERG2, DOPRI8)
+TABLEAUS = (RK4_38, HEUN3, ADAPTIVE_HEUN, FEHLBERG2, DOPRI8)
 """The tableaus above, by torchdiffeq's names."""
 
 SHAMPINE_B_HAT = (F(1951, 21600), 0, F(22642, 50085), F(451, 720), F(-12231, 42400),
