@@ -1,4 +1,4 @@
-"""`odeint`, `odeint_adjoint`, `odeint_event`: torchdiffeq's API on dynsim's solvers.
+"""`odeint`, `odeint_adjoint`, `odeint_event`, `odeint_dense`: torchdiffeq's API.
 
 `odeint(func, y0, t)` integrates dy/dt = func(t, y) with the whole state `y0` (a tensor of
 any shape, or a tuple of tensors) as one system (one step size, one error norm, as
@@ -115,6 +115,27 @@ def odeint_event(func: Func, y0: Any, t0: torch.Tensor, *, event_fn: Callable[..
     start = t0.reshape(-1)
     t = torch.cat([start, start.detach() + (-1.0 if reverse_time else 1.0)])
     return odeint_interface(func, y0, t, event_fn=event_fn, **kwargs)
+
+
+def odeint_dense(func: Func, y0: torch.Tensor, t0: Any, t1: Any, *, rtol: Any = 1e-7,
+                 atol: Any = 1e-9, method: Any = None,
+                 options: Mapping[str, Any] | None = None) -> Callable[[torch.Tensor], Any]:
+    """torchdiffeq's `odeint_dense`: solve from t0 to t1 with an adaptive method and return
+    `dense(t)`, the solution at any times `t` in [t0, t1] (shape (*t.shape, *y0.shape)),
+    from every step's dense output."""
+    state = State(y0)
+    if state.is_tuple:
+        raise InputError("odeint_dense takes a tensor y0 (as in torchdiffeq)")
+    t = torch.stack([torch.as_tensor(t0, dtype=torch.float64).reshape(()),
+                     torch.as_tensor(t1, dtype=torch.float64).reshape(())])
+    t = _check_times(t, None)
+    forward = settings(method, rtol, atol, options)
+    if forward.spec.kind != ADAPTIVE:
+        raise InputError(f"odeint_dense needs an adaptive method such as 'dopri5', got "
+                         f"'{forward.spec.name}'")
+    times = host_times(t)
+    return stepper.solve_dense(timed(state.func(func), state.y0), state.y0,
+                               float(times[0]), float(times[1]), forward)
 
 
 # -- the pieces --------------------------------------------------------------------------
@@ -285,4 +306,4 @@ def _event(f: Any, y0: torch.Tensor, t: torch.Tensor, direction: float, forward:
     return torch.tensor(settled, dtype=torch.float64, device=y0.device), state_e
 
 
-__all__ = ["Func", "odeint", "odeint_adjoint", "odeint_event"]
+__all__ = ["Func", "odeint", "odeint_adjoint", "odeint_dense", "odeint_event"]

@@ -196,6 +196,40 @@ def solve(f: Timed, y0: torch.Tensor, times: np.ndarray, settings: Settings,
     return run.run().view(len(times), *y0.shape)
 
 
+class DenseSolution:
+    """The dense output of a whole solve: y at any time between its ends."""
+
+    def __init__(self, steps: list[tuple[float, float, torch.Tensor, torch.Tensor]],
+                 method: Method, shape: torch.Size) -> None:
+        self.starts = np.array([s[0] for s in steps])
+        self.sizes = np.array([s[1] for s in steps])
+        self.y = torch.stack([s[2] for s in steps])  # (M, n)
+        self.coefficients = torch.stack([s[3] for s in steps])  # (M, P, n)
+        self.method, self.shape = method, shape
+
+    def __call__(self, t: torch.Tensor) -> torch.Tensor:
+        """y at the times `t` (a tensor of any shape), of shape (*t.shape, *y0.shape)."""
+        times = t.detach().cpu().to(torch.float64).reshape(-1).numpy()
+        direction = 1.0 if self.sizes[0] > 0 else -1.0
+        index = np.searchsorted(self.starts * direction, times * direction, side="right") - 1
+        index = np.clip(index, 0, len(self.starts) - 1)
+        theta = (times - self.starts[index]) / self.sizes[index]
+        weights = torch.tensor([self.method.bernstein(th) for th in theta],
+                               dtype=self.y.dtype, device=self.y.device)  # (K, P)
+        rows = torch.as_tensor(index, device=self.y.device)
+        out = self.y[rows] + torch.einsum("kp,kpn->kn", weights, self.coefficients[rows])
+        return out.view(*t.shape, *self.shape)
+
+
+def solve_dense(f: Timed, y0: torch.Tensor, t0: float, t1: float, settings: Settings
+                ) -> DenseSolution:
+    """Solve from t0 to t1 and keep every step's dense output (torchdiffeq's odeint_dense)."""
+    run = _Run(f, y0, np.array([t0, t1]), settings, None, None, None, NO_CALLBACKS)
+    run.record = []
+    run.run()
+    return DenseSolution(run.record, run.method, y0.shape)
+
+
 def solve_until(f: Timed, y0: torch.Tensor, t0: float, direction: float, settings: Settings,
                 event: Event, callbacks: Callbacks = NO_CALLBACKS
                 ) -> tuple[float, torch.Tensor]:
@@ -217,6 +251,7 @@ class _Run:
         self.f, self.times, self.settings, self.jump = f, times, settings, jump
         self.norm = norm if norm is not None else settings.norm
         self.callbacks, self.event = callbacks, event
+        self.record: list[tuple[float, float, torch.Tensor, torch.Tensor]] | None = None
         self.method = method_for(settings, y0)
         self.columns = self.method.shaped(y0.ndim)
         self.zeros = y0.new_zeros((self.method.rows, *y0.shape))
@@ -298,6 +333,8 @@ class _Run:
             if self.event is not None and self._crossed(t, step, t_new, y, z, y_new):
                 break
             self._emit(t, step, t_new, y, z, y_new)
+            if self.record is not None:
+                self._record(t, step, y, z)
             t, y, k = t_new, y_new, k_new
             if jumped:  # func changes at t: continue with its value just after it
                 k = self.f(self.nudge(t, t + self.direction), y)
@@ -486,6 +523,14 @@ class _Run:
         if end - self.next > len(inner):  # the step ended on an output time
             self.outputs.append(y_new.reshape(1, self.n))
         self.next = end
+
+    def _record(self, t: float, h: float, y: torch.Tensor, z: torch.Tensor) -> None:
+        """Keep the step's dense output (`solve_dense`)."""
+        m = self.method
+        if m.extra:
+            z = self._dense_stages(t, h, y, z)
+        rows = z.view(m.rows, self.n).narrow(0, m.dense_row, m.degree)
+        self.record.append((t, h, y.reshape(-1), rows.clone() if self.stacked else rows))
 
     def _dense(self, t: float, h: float, y: torch.Tensor, z: torch.Tensor,
                at: list[float]) -> torch.Tensor:
