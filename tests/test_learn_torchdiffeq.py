@@ -505,3 +505,24 @@ def test_odeint_dense_matches_torchdiffeq_at_any_time():
     assert y0.grad is not None and torch.isfinite(y0.grad).all()
     with pytest.raises(InputError, match="needs an adaptive method"):
         ours.odeint_dense(func, y0, t0, t1, method="rk4")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("method", ["dopri5", "rk4", "implicit_adams", "radauIIA3"])
+@pytest.mark.parametrize("adjoint", [False, True])
+def test_cuda_results_and_gradients_match_the_cpu(method, adjoint):
+    results = []
+    for device in ("cpu", "cuda"):
+        func = Field().to(device)
+        y0 = (torch.tensor([0.5, -1.0], dtype=F64, device=device, requires_grad=True),
+              torch.full((2, 2), 0.3, dtype=F64, device=device))
+        t = torch.linspace(0.0, 1.0, 4, dtype=F64, device=device, requires_grad=True)
+        solve = ours.odeint_adjoint if adjoint else ours.odeint
+        ya, yb = solve(lambda t, y, func=func: (func(t, y[0]), -y[1]), y0, t, method=method,
+                       options=None if method == "dopri5" else {"step_size": 0.05},
+                       **({"adjoint_params": tuple(func.parameters())} if adjoint else {}))
+        assert ya.device.type == device and yb.device.type == device
+        ya.sum().backward()
+        results.append([ya.detach().cpu(), y0[0].grad.cpu(), t.grad.cpu(), func.a.grad.cpu()])
+    for x, y in zip(*results, strict=True):
+        torch.testing.assert_close(x, y, rtol=1e-9, atol=1e-10)
