@@ -100,14 +100,22 @@ class Adams:
             return bool(((a - b).abs() / scale).max() < 1)
 
 
+_WEIGHTS: dict[tuple[tuple[float, ...], Any], torch.Tensor] = {}
+
+
 def _dot(weights: tuple[float, ...], dt: torch.Tensor, values: deque[torch.Tensor],
          like: torch.Tensor) -> torch.Tensor:
     """dt sum_i weights[i] values[i] over the shorter of the two (both hold at least one),
     with the weights dt w_i in float64 and the sum cast to `like`'s dtype (torchdiffeq's
-    rounding)."""
-    scaled = dt.to(torch.float64) * torch.tensor(weights, dtype=torch.float64, device=dt.device)
-    pairs = list(zip(scaled, values, strict=False))
-    out = pairs[0][0] * pairs[0][1]
-    for w, v in pairs[1:]:
-        out = out + w * v
+    rounding; the weights are cached per tuple and device)."""
+    key = (weights, dt.device)
+    w = _WEIGHTS.get(key)
+    if w is None:
+        w = _WEIGHTS[key] = torch.tensor(weights, dtype=torch.float64, device=dt.device)
+    scaled = dt.to(torch.float64) * w
+    out = None
+    for i, v in enumerate(values):
+        if i >= len(weights):
+            break
+        out = scaled[i] * v if out is None else torch.addcmul(out, scaled[i], v)
     return out.to(like.dtype)

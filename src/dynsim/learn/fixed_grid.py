@@ -79,15 +79,16 @@ class Stepper:
                 y0: torch.Tensor, f0: torch.Tensor) -> torch.Tensor:
         """The tableau's increment dt * sum_j b_j k_j from the first stage `f0`."""
         ks = [f0]
+        dt_y = dt.to(y0.dtype)
         for i in range(1, len(self.c)):
             increment = _combination(self.a[i], ks)
-            y_i = y0 if increment is None else y0 + dt * increment
+            y_i = y0 if increment is None else torch.addcmul(y0, dt_y, increment)
             if self.c[i] == 1.0:
                 k = self.call(func, t1, y_i, t0.item())
             else:
                 k = self.call(func, t0 + self.c[i] * dt, y_i, None)
             ks.append(k)
-        return dt * _combination(self.b, ks)
+        return dt_y * _combination(self.b, ks)
 
 
 def _combination(weights: list[float], ks: list[torch.Tensor]) -> torch.Tensor | None:
@@ -95,8 +96,7 @@ def _combination(weights: list[float], ks: list[torch.Tensor]) -> torch.Tensor |
     out = None
     for w, k in zip(weights, ks, strict=False):
         if w != 0.0:
-            term = k if w == 1.0 else k * w
-            out = term if out is None else out + term
+            out = (k if w == 1.0 else k * w) if out is None else torch.add(out, k, alpha=w)
     return out
 
 
@@ -142,12 +142,17 @@ def solve(func: Func, y0: torch.Tensor, t: torch.Tensor, settings: Settings,
             callbacks(callbacks.step, t0, y, dt)
         dy, f0 = stepper.step(func, t0, dt, t1, y)
         y1 = y + dy
-        _check_finite(nodes[i], nodes[i + 1], y1)
         f1 = None
+        if j < len(wanted) and (nodes[i + 1] - wanted[j]) * direction >= 0:
+            _check_finite(nodes[0], nodes[i + 1], y1)  # (a non-finite value stays so)
         while j < len(wanted) and (nodes[i + 1] - wanted[j]) * direction >= 0:
             if cubic:
                 f1 = func(t1, y1) if f1 is None else f1
                 outputs.append(hermite(t0, y, f0, t1, y1, f1, t[j]))
+            elif wanted[j] == nodes[i]:
+                outputs.append(y)
+            elif wanted[j] == nodes[i + 1]:
+                outputs.append(y1)
             else:
                 outputs.append(linear(t0, t1, y, y1, t[j]))
             j += 1
@@ -232,4 +237,5 @@ def _check_finite(t0: float, t1: float, y1: torch.Tensor) -> None:
         if not bool(torch.isfinite(y1).all()):
             raise IntegrationError(
                 f"odeint: the solution became non-finite between t = {t0:.6g} and "
-                f"{t1:.6g} (blow-up); try a smaller step_size or an adaptive method")
+                f"{t1:.6g} (blow-up, or NaN from func); try a smaller step_size or an "
+                f"adaptive method")
