@@ -324,6 +324,8 @@ def test_misused_grid_options_raise_clear_errors(options, message):
     ({"options": {"norm": "rms"}}, "norm'] must be a function"),
     ({"options": {"max_step": 0.0}}, "max_step'] must be > min_step"),
     ({"method": "dopri7"}, "unknown method 'dopri7'"),
+    ({"rtol": torch.tensor([1e-6, 1e-7])}, "rtol must be one number"),
+    ({"atol": (1e-6, 1e-7)}, "atol must be one number"),
     ({"adjoint": True, "adjoint_method": "euler", "options": {"first_step": 0.1}},
      "give adjoint_options too"),
 ])

@@ -123,6 +123,10 @@ def tolerances(rtol: Any, atol: Any) -> tuple[float, float]:
     for label, value in (("rtol", rtol), ("atol", atol)):
         if isinstance(value, torch.Tensor) and value.requires_grad:
             raise InputError(f"{label} cannot require gradient")
+        if isinstance(value, tuple | list) or (isinstance(value, torch.Tensor)
+                                                 and value.numel() != 1):
+            raise InputError(f"{label} must be one number: per-element or per-part "
+                             f"tolerances are not supported (scale the state instead)")
     if type(rtol) is float and type(atol) is float and rtol > 0 and atol >= 0:
         return rtol, atol
     rtol_arr, atol_arr = check_tolerances(rtol, atol, 1)
