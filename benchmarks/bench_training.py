@@ -17,8 +17,7 @@ rtol 1e-7, atol 1e-9, RMSprop lr 1e-3. The model is first trained for a few iter
    both modes. The table also gives the time of the same number of func calls (forward and
    backward) on their own, the floor under our backprop time, the right-hand-side
    evaluations per step (nfe) and the
-   error of the forward solution against a float64 reference (float32 rounding limits both:
-   dynsim raises rtol to float32's machine epsilon, 1.2e-7, where torchdiffeq keeps 1e-7).
+   error of the forward solution against a float64 reference.
 2. Memory: the adjoint's peak memory when the horizon grows tenfold (batch_time 10 -> 100).
    Measured with `dynsim.learn.memory.SavedTensorMeter`: the peak bytes of the distinct
    storages that autograd holds for backward at any moment of the forward and backward
@@ -28,6 +27,14 @@ rtol 1e-7, atol 1e-9, RMSprop lr 1e-3. The model is first trained for a few iter
    Goal: adjoint peak at 10x horizon <= 1.3x the peak at 1x. The longer horizon keeps the
    10 output times of a batch and spaces them ten samples apart (t[0:100:10]), so the
    outputs themselves (which every method must store) stay the same size.
+
+3. Methods: for every torchdiffeq method, the time and the func calls (NFE) of one forward
+   plus backward pass (backprop) on the first batch, ours against torchdiffeq's, at the
+   defaults (rtol 1e-7, atol 1e-9; fixed-grid methods on the grid of the output times).
+4. Large batches: `odeint` on 10,000 Lorenz states (dopri5, rtol 1e-6, atol 1e-9, 101
+   output times on [0, 10], float64, CPU, no autograd) against torchdiffeq's `odeint`;
+   goal >= 2x faster. The batched engine behind `dynsim.simulate` (per-trajectory step
+   sizes, so it may take fewer steps per trajectory) is shown for information.
 
 torch runs with one intra-op thread by default (`--threads` to change): the tensors here
 are tiny, and on a machine with other work, MKL's threaded small matrix products (in the
@@ -234,6 +241,62 @@ def memory(func: ODEFunc, t: torch.Tensor, true_y: torch.Tensor) -> list[list[ob
     return rows
 
 
+METHODS = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun", "euler", "midpoint",
+           "heun2", "heun3", "rk4", "explicit_adams", "implicit_adams")
+"""torchdiffeq's methods with gradients (scipy_solver has none there)."""
+
+
+def per_method(func: ODEFunc, batch: tuple, repeats: int) -> list[list[object]]:
+    """Time and NFE of one forward + backward pass per method, ours against torchdiffeq's."""
+    rows = []
+    for method in METHODS:
+        runs, calls = [], []
+        for solve in (odeint, torchdiffeq.odeint):
+            def run(solve=solve, method=method) -> None:
+                y0, bt, by = batch
+                func.zero_grad()
+                pred = solve(func, y0, bt, rtol=RTOL, atol=ATOL, method=method)
+                torch.mean(torch.abs(pred - by)).backward()
+
+            func.calls = 0
+            run()
+            calls.append(func.calls)
+            runs.append(run)
+        (ours, _), (theirs, _) = best_of_interleaved(runs, repeats)
+        rows.append([method, f"{ours * 1e3:.2f} ms", f"{calls[0]}",
+                     f"{theirs * 1e3:.2f} ms", f"{calls[1]}", f"{ours / theirs:.2f}x"])
+    return rows
+
+
+def lorenz_rhs(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    x, v, z = y[..., 0], y[..., 1], y[..., 2]
+    return torch.stack([10 * (v - x), x * (28 - z) - v, x * v - 8 / 3 * z], dim=-1)
+
+
+def lorenz(n: int, repeats: int) -> list[list[object]]:
+    """odeint on n Lorenz states against torchdiffeq (and the batched engine, info)."""
+    from dynsim.builtin_plugins.solvers.explicit_rk import DOPRI5
+
+    from dynsim.numerics import integrate
+
+    y0 = torch.tensor(np.random.default_rng(0).uniform([-15, -20, 5], [15, 20, 40],
+                                                       size=(n, 3)))
+    t = torch.linspace(0.0, 10.0, 101, dtype=torch.float64)
+    options = {"rtol": 1e-6, "atol": 1e-9}
+    with torch.no_grad():
+        (ours, a), (theirs, b), (engine, _) = best_of_interleaved(
+            [lambda: odeint(lorenz_rhs, y0, t, **options),
+             lambda: torchdiffeq.odeint(lorenz_rhs, y0, t, method="dopri5", **options),
+             lambda: integrate(lorenz_rhs, y0, t, DOPRI5, **options)], repeats)
+    ratio = theirs / ours
+    gap = float((a - b).abs().max() / b.abs().max())
+    return [[f"odeint, {n} Lorenz states", f"{ours:.3f} s", f"torchdiffeq {theirs:.3f} s",
+             f"{ratio:.2f}x faster", ">= 2x", _mark(ratio >= 2)],
+            ["  batched engine of simulate (info)", f"{engine:.3f} s", "",
+             f"{theirs / engine:.2f}x faster", "", ""],
+            ["  max |ours - torchdiffeq| / max |y| (info)", f"{gap:.1e}", "", "", "", ""]]
+
+
 def _mark(ok: bool) -> str:
     return "met" if ok else "NOT MET"
 
@@ -251,11 +314,16 @@ def main() -> None:
     data = batches(t, true_y, count, BATCH_TIME, seed=2)
     rows, info = timing(func, data, repeats)
     rows += memory(func, t, true_y)
+    rows += lorenz(1000 if args.quick else 10_000, 1 if args.quick else 3)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{count} batches x best of {repeats}")
     print(table(["workload", "dynsim", "peer", "ratio", "goal", ""], rows))
     for key, value in info.items():
         print(f"{key}: {value}")
+    print()
+    print("one forward + backward pass per method (ode_demo batch, backprop, defaults)")
+    print(table(["method", "dynsim", "nfe", "torchdiffeq", "nfe", "ratio"],
+                per_method(func, data[0], repeats)))
 
 
 if __name__ == "__main__":

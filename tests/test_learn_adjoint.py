@@ -46,7 +46,8 @@ def test_adjoint_gradients_equal_backprop(times):
     t = torch.linspace(*times, 5, dtype=torch.float64)
     out_b, y0_b, params_b, _ = gradients(False, t)
     out_a, y0_a, params_a, _ = gradients(True, t)
-    torch.testing.assert_close(out_a, out_b, rtol=0, atol=0)  # same forward solve
+    # the same steps; without autograd the stage sums run in another order (roundoff)
+    torch.testing.assert_close(out_a, out_b, rtol=1e-14, atol=1e-15)
     torch.testing.assert_close(y0_a, y0_b, rtol=1e-7, atol=1e-9)
     for a, b in zip(params_a, params_b, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-9)
@@ -124,9 +125,9 @@ def test_seminorm_and_adjoint_tolerances_are_accepted():
     _, y0_a, _, _ = gradients(True, t, adjoint_options={"norm": "seminorm"},
                               adjoint_rtol=1e-10, adjoint_atol=1e-12)
     torch.testing.assert_close(y0_a, y0_b, rtol=1e-6, atol=1e-8)
-    with pytest.raises(InputError, match="adjoint_options\\['norm'\\] must be one of"):
+    with pytest.raises(InputError, match="adjoint_options\\['norm'\\] must be 'seminorm'"):
         gradients(True, t, adjoint_options={"norm": "l2"})
-    with pytest.raises(InputError, match="unknown adjoint_options 'nrom'"):
+    with pytest.raises(InputError, match="unknown options 'nrom'"):
         gradients(True, t, adjoint_options={"nrom": "seminorm"})
 
 

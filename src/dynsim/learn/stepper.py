@@ -1,11 +1,12 @@
-"""One ODE system on torch, stepped with any Butcher tableau: the lean path behind `odeint`.
+"""One ODE system on torch, stepped with an adaptive Butcher tableau: the path behind `odeint`.
 
 torchdiffeq treats the whole state as one system (one step size, one error norm), so the
 batched engine's per-trajectory bookkeeping (index sets, compaction, events) would be pure
 overhead here. This module steps a single state (any shape) instead, reusing the numerics
 pieces: the tableau's FSAL form and dense-output coefficients (`ButcherTableau.matrices`),
 the I controller's constants, Hairer's initial step, the error-norm combination, the
-minimum step and fixed steps landing on output times (`dynsim.numerics.controller`).
+and the minimum step (`dynsim.numerics.controller`). Fixed-grid methods run in
+`dynsim.learn.fixed_grid`.
 
 The state keeps its shape, so func sees the stage inputs without reshapes around it. One
 accumulator per step holds every linear combination of the stages the step needs (stage
@@ -14,7 +15,12 @@ with one `addcmul`, so autograd records three cheap nodes per stage. Step-size c
 without a graph, on host floats, with one host sync per step. Outputs inside a step come
 from the method's dense output, summed in the Bernstein basis; with a `jump` (the adjoint
 pass) every output time is a stop the steps land on exactly, where the state may be
-replaced. Failures raise `IntegrationError` with a one-line message.
+replaced. The options of torchdiffeq's adaptive solvers apply (`Settings`): min/max step,
+`step_t` and `jump_t` stops (after a jump func is evaluated again just past it), the
+controller's safety and factors, a callable norm, the callbacks; a stage at the end of a
+step is evaluated just before it (torchdiffeq's perturbation, which keeps each step on one
+side of a discontinuity). With an `event` the integration stops where it changes sign.
+Failures raise `IntegrationError` with a one-line message.
 """
 
 from __future__ import annotations
@@ -35,6 +41,36 @@ Timed = Callable[[float, torch.Tensor], torch.Tensor]
 
 Jump = Callable[[int, torch.Tensor], torch.Tensor]
 """jump(i, y) -> the state to continue from at output time i (the adjoint adds its jumps)."""
+
+Event = Callable[[float, torch.Tensor], torch.Tensor]
+"""event(t, y) -> a scalar tensor; the integration stops where its sign changes."""
+
+
+class Callbacks:
+    """torchdiffeq's step callbacks of func: callback_step(t0, y0, dt) before each attempt,
+    callback_accept_step / callback_reject_step after it (absent ones are None)."""
+
+    NAMES = ("callback_step", "callback_accept_step", "callback_reject_step")
+
+    def __init__(self, owner: Any, suffix: str = "", wrap: Callable[[Any], Any] | None = None
+                 ) -> None:
+        found = [getattr(owner, name + suffix, None) for name in self.NAMES]
+        self.step, self.accept, self.reject = found
+        self.wrap = wrap
+        self.any = any(c is not None for c in found)
+
+    def __call__(self, which: Callable[..., Any] | None, t: float | torch.Tensor,
+                 y: torch.Tensor, h: float | torch.Tensor) -> None:
+        """Call `which` (one of the three) with (t, y, dt) as tensors, y as func sees it."""
+        if which is not None:
+            which(*(v if isinstance(v, torch.Tensor) else
+                    torch.tensor(v, dtype=torch.float64, device=y.device) for v in (t,)),
+                  y if self.wrap is None else self.wrap(y),
+                  h if isinstance(h, torch.Tensor) else
+                  torch.tensor(h, dtype=torch.float64, device=y.device))
+
+
+NO_CALLBACKS = Callbacks(None)
 
 
 _METHODS: dict[tuple[Any, ...], Method] = {}
@@ -85,12 +121,17 @@ class Method:
             return torch.tensor(a, dtype=like.dtype, device=like.device)
 
         self._columns = tensor(rows.T)  # (J, R)
+        # without autograd: the stages stacked as K (J, n), stage inputs y + h A[i, :i] K[:i]
+        # and the rows after the stage inputs as one product h G[S-1:, :S] K[:S]
+        self.a_rows = [tensor(m.A[i:i + 1, :i]) for i in range(s)]
+        self.tail = tensor(rows[s - 1:, :s])
         self._shaped: dict[int, list[torch.Tensor]] = {}
         self.degree = p
         self._binomials = [(math.comb(p, q), q, p - q) for q in range(1, p + 1)]
         # a non-finite end stage escapes error weights that ignore it: check it then
         self.check_end = bool(errors) and all(w[-1] == 0 for w in errors)
-        self.exponent = 1.0 / (settings.tableau.error_order + 1) if settings.adaptive else 0.0
+        self.exponent = 1.0 / (settings.tableau.error_order + 1)
+        self.end_stages = [i for i in range(1, m.stages) if m.c[i] == 1.0]
 
     def bernstein(self, theta: float) -> list[float]:
         """The Bernstein polynomials b_1 .. b_P of the dense output's degree P at `theta`."""
@@ -106,18 +147,20 @@ class Method:
         return out
 
 
-def step_factor(err: float, exponent: float, capped: bool) -> float:
+def step_factor(err: float, exponent: float, capped: bool, safety: float = ctl.SAFETY,
+                ifactor: float = ctl.MAX_FACTOR, dfactor: float = ctl.MIN_FACTOR) -> float:
     """The I controller's factor for a step with error norm `err` (NaN: not finite).
 
     `PIController(order, beta1=1, beta2=0).factors` for one system, on host floats: SAFETY
-    err^(-1/(order+1)) within [MIN_FACTOR, MAX_FACTOR], at most 1 after a rejection.
+    err^(-1/(order+1)) within [MIN_FACTOR, MAX_FACTOR], at most 1 after a rejection
+    (torchdiffeq's safety, dfactor and ifactor options replace the three constants).
     """
     if err != err:
-        factor = ctl.MIN_FACTOR
+        factor = dfactor
     elif err == 0.0:
-        factor = ctl.MAX_FACTOR
+        factor = ifactor
     else:
-        factor = min(max(ctl.SAFETY * err ** -exponent, ctl.MIN_FACTOR), ctl.MAX_FACTOR)
+        factor = min(max(safety * err ** -exponent, dfactor), ifactor)
     return min(factor, 1.0) if capped else factor
 
 
@@ -134,7 +177,9 @@ def _bernstein(degree: int) -> np.ndarray:
 
 
 def solve(f: Timed, y0: torch.Tensor, times: np.ndarray, settings: Settings,
-          groups: list[int] | None = None, jump: Jump | None = None) -> torch.Tensor:
+          groups: list[int] | None = None, jump: Jump | None = None,
+          norm: Callable[[torch.Tensor], Any] | None = None,
+          callbacks: Callbacks = NO_CALLBACKS) -> torch.Tensor:
     """The states (T, ...) at the times `times` (host float64, strictly monotone), y0 first.
 
     - `groups`: sizes of consecutive parts of the flattened state whose RMS error norms are
@@ -142,22 +187,79 @@ def solve(f: Timed, y0: torch.Tensor, times: np.ndarray, settings: Settings,
       left out of the norm (a seminorm). None: one RMS norm over the whole state.
     - `jump`: land on every output time and continue from `jump(i, y)` (its output is the
       state before the jump); None: step freely and interpolate the outputs.
+    - `norm`: a function of the scaled error (y's shape) replacing `groups` and the
+      settings' norm.
 
     Autograd flows through the returned states when `y0` or `f` carry gradients.
     """
-    out = _Run(f, y0, times, settings, groups, jump).run()
-    return out.view(len(times), *y0.shape)
+    run = _Run(f, y0, times, settings, groups, jump, norm, callbacks)
+    return run.run().view(len(times), *y0.shape)
+
+
+class DenseSolution:
+    """The dense output of a whole solve: y at any time between its ends."""
+
+    def __init__(self, steps: list[tuple[float, float, torch.Tensor, torch.Tensor]],
+                 method: Method, shape: torch.Size) -> None:
+        self.starts = np.array([s[0] for s in steps])
+        self.sizes = np.array([s[1] for s in steps])
+        self.y = torch.stack([s[2] for s in steps])  # (M, n)
+        self.coefficients = torch.stack([s[3] for s in steps])  # (M, P, n)
+        self.method, self.shape = method, shape
+
+    def __call__(self, t: torch.Tensor) -> torch.Tensor:
+        """y at the times `t` (a tensor of any shape), of shape (*t.shape, *y0.shape)."""
+        times = t.detach().cpu().to(torch.float64).reshape(-1).numpy()
+        direction = 1.0 if self.sizes[0] > 0 else -1.0
+        index = np.searchsorted(self.starts * direction, times * direction, side="right") - 1
+        index = np.clip(index, 0, len(self.starts) - 1)
+        theta = (times - self.starts[index]) / self.sizes[index]
+        weights = torch.tensor([self.method.bernstein(th) for th in theta],
+                               dtype=self.y.dtype, device=self.y.device)  # (K, P)
+        rows = torch.as_tensor(index, device=self.y.device)
+        out = self.y[rows] + torch.einsum("kp,kpn->kn", weights, self.coefficients[rows])
+        return out.view(*t.shape, *self.shape)
+
+
+def solve_dense(f: Timed, y0: torch.Tensor, t0: float, t1: float, settings: Settings
+                ) -> DenseSolution:
+    """Solve from t0 to t1 and keep every step's dense output (torchdiffeq's odeint_dense)."""
+    run = _Run(f, y0, np.array([t0, t1]), settings, None, None, None, NO_CALLBACKS)
+    run.record = []
+    run.run()
+    return DenseSolution(run.record, run.method, y0.shape)
+
+
+def solve_until(f: Timed, y0: torch.Tensor, t0: float, direction: float, settings: Settings,
+                event: Event, callbacks: Callbacks = NO_CALLBACKS
+                ) -> tuple[float, torch.Tensor]:
+    """The first time after `t0` (going in `direction`) where `event` changes sign, and the
+    state there (on the method's dense output, bisected to atol in time, as torchdiffeq)."""
+    times = np.array([t0, direction * math.inf])
+    run = _Run(f, y0, times, settings, None, None, None, callbacks, event)
+    out = run.run()
+    return run.event_time, out[-1].view(y0.shape)
 
 
 class _Run:
     """The state of one `solve` call."""
 
     def __init__(self, f: Timed, y0: torch.Tensor, times: np.ndarray, settings: Settings,
-                 groups: list[int] | None, jump: Jump | None) -> None:
+                 groups: list[int] | None, jump: Jump | None,
+                 norm: Callable[[torch.Tensor], Any] | None, callbacks: Callbacks,
+                 event: Event | None = None) -> None:
         self.f, self.times, self.settings, self.jump = f, times, settings, jump
+        self.norm = norm if norm is not None else settings.norm
+        self.callbacks, self.event = callbacks, event
+        self.record: list[tuple[float, float, torch.Tensor, torch.Tensor]] | None = None
         self.method = method_for(settings, y0)
         self.columns = self.method.shaped(y0.ndim)
         self.zeros = y0.new_zeros((self.method.rows, *y0.shape))
+        self.stacked = not torch.is_grad_enabled()  # (see `_stages_stacked`)
+        if self.stacked:
+            m = self.method
+            self.k_stack = y0.new_empty((m.stages, y0.numel()))
+            self.z_stack = y0.new_zeros((m.rows, *y0.shape))
         self.t_end = float(times[-1])
         self.direction = math.copysign(1.0, self.t_end - float(times[0]))
         self.n = n = y0.numel()
@@ -165,18 +267,24 @@ class _Run:
         self.counts = np.array([n] if self.groups is None else self.groups, dtype=np.float64)
         if self.groups is not None:  # (n, G) indicator: per-group sums in one product
             member = torch.from_numpy(np.repeat(np.arange(len(self.groups)), self.groups))
-            self.indicator = torch.zeros(n, len(self.groups), dtype=y0.dtype, device=y0.device)
+            self.indicator = torch.zeros(n, len(self.groups), device=y0.device,
+                                         dtype=y0.real.dtype if y0.is_complex() else y0.dtype)
             self.indicator[torch.arange(len(member)), member] = 1.0
         # CPU states: the step-size control reads them as numpy views (a few small numpy
         # operations cost less than the equivalent torch ones and need no host sync)
         self.host = on_host(y0)
         if self.host and self.groups is not None:
             self.indicator_host = self.indicator.numpy()
-        self.rtol = max(settings.rtol, torch.finfo(y0.dtype).eps)  # below, roundoff rules
-        self.fixed = None if settings.adaptive else ctl.FixedSteps(
-            settings.step_size or math.inf, times, self.t_end)
+        self.rtol = settings.rtol
         self.y0 = y0
         self.time_list = times.tolist()
+        self.time_type = np.float32 if (y0.real if y0.is_complex() else y0).dtype in (
+            torch.float32, torch.float16, torch.bfloat16) else np.float64
+        d, t0 = self.direction, float(times[0])
+        self.step_stops = sorted((s for s in settings.step_t if (s - t0) * d > 0),
+                                 key=lambda s: s * d)
+        self.jump_stops = sorted((s for s in settings.jump_t if (s - t0) * d > 0),
+                                 key=lambda s: s * d)
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -187,63 +295,121 @@ class _Run:
         self.outputs: list[torch.Tensor] = [y.reshape(1, self.n)]  # joined at the end
         self.next = 1  # the next output index
         k = self.f(t, y)
-        if self.settings.adaptive and self.settings.first_step is None:
+        if self.settings.first_step is None:
             self.h = self._initial_step(t, y, k)  # (it checks y0 and f(t0, y0) are finite)
         else:
             self._check_start(t, y, k)
-            self.h = self._initial_step(t, y, k) if self.settings.adaptive else 0.0
-        self.after_reject, attempts = False, 0
+            self.h = self._initial_step(t, y, k)
+        if self.event is not None:
+            with torch.no_grad():
+                self.sign0 = float(torch.sign(self.event(t, y)))
+            if self.sign0 == 0.0:
+                self.event_time = t
+                return torch.cat([self.outputs[0], y.reshape(1, self.n)])
+        attempts = 0
+        callbacks, settings = self.callbacks, self.settings
         while self.next < len(times):
-            if attempts >= self.settings.max_steps:
+            if attempts >= settings.max_steps:
                 raise IntegrationError(
-                    f"odeint reached max_num_steps = {self.settings.max_steps} at t = {t:.6g} "
+                    f"odeint reached max_num_steps = {settings.max_steps} at t = {t:.6g} "
                     f"of {self.t_end:g}; the problem may be stiff, or raise "
                     f"options['max_num_steps']")
             attempts += 1
-            t_new, landing = self._target(t, self.h)
+            h = self.h
+            if not settings.min_step <= abs(h) <= settings.max_step:
+                h = math.copysign(min(max(abs(h), settings.min_step), settings.max_step), h)
+            if callbacks.step is not None:
+                callbacks(callbacks.step, t, y, h)
+            t_new, landing, jumped = self._target(t, h)
             step = t_new - t
-            z, y_new, k_new = self._stages(t, step, y, k, t_new)
+            z, y_new, k_new = (self._stages_stacked if self.stacked else self._stages)(
+                t, step, y, k, t_new)
             if not self._accept(t, t_new, y, z, y_new, k_new):
+                if callbacks.reject is not None:
+                    callbacks(callbacks.reject, t, y, step)
                 continue
+            if callbacks.accept is not None:
+                callbacks(callbacks.accept, t, y, step)
+            if self.event is not None and self._crossed(t, step, t_new, y, z, y_new):
+                break
             self._emit(t, step, t_new, y, z, y_new)
+            if self.record is not None:
+                self._record(t, step, y, z)
             t, y, k = t_new, y_new, k_new
+            if jumped:  # func changes at t: continue with its value just after it
+                k = self.f(self.nudge(t, t + self.direction), y)
             if landing and self.jump is not None and self.next < len(times):
                 y = self.jump(self.next - 1, y)
                 k = self.f(t, y)
         return torch.cat(self.outputs)
 
+    def nudge(self, t: float, toward: float) -> float:
+        """The float next to t toward `toward` in the precision func sees its time in."""
+        kind = self.time_type
+        return float(np.nextafter(kind(t), kind(toward)))
+
+    def _crossed(self, t: float, h: float, t_new: float, y: torch.Tensor, z: torch.Tensor,
+                 y_new: torch.Tensor) -> bool:
+        """Whether the event changed sign in the step; if so, record where and the state."""
+        with torch.no_grad():
+            if float(torch.sign(self.event(t_new, y_new))) == self.sign0:
+                return False
+            if self.method.extra:
+                z = self._dense_stages(t, h, y, z)
+            lo, hi = t, t_new
+            count = math.ceil(math.log2(abs(h) / self.settings.atol)) if self.settings.atol \
+                else 60
+            for _ in range(max(count, 0)):
+                mid = 0.5 * (lo + hi)
+                value = self._dense(t, h, y, z, [mid])
+                if float(torch.sign(self.event(mid, value.view(y.shape)))) == self.sign0:
+                    lo = mid
+                else:
+                    hi = mid
+        self.event_time = 0.5 * (lo + hi)
+        self.outputs.append(self._dense(t, h, y, z, [self.event_time]))
+        return True
+
     def _accept(self, t: float, t_new: float, y: torch.Tensor, z: torch.Tensor,
                 y_new: torch.Tensor, k_new: torch.Tensor) -> bool:
         """Whether the step is accepted; adaptive methods also choose the next step size."""
-        if not self.settings.adaptive:
-            self._check_finite(t, t_new, y_new, k_new)
-            return True
         step = t_new - t
+        settings = self.settings
         err, finite = self._error(y, z, y_new, k_new)
-        accepted = finite and err <= 1.0
-        self.h = step * step_factor(err if finite else math.nan, self.method.exponent,
-                                    self.after_reject or not accepted)
+        accepted = finite and (err <= 1.0 or abs(step) <= settings.min_step)
+        # torchdiffeq's controller: an accepted step never shrinks the next one
+        shrink = 1.0 if finite and err < 1.0 else settings.dfactor
+        self.h = step * step_factor(err if finite else math.nan, self.method.exponent, False,
+                                    settings.safety, settings.ifactor, shrink)
         if not accepted:
             floor = float(ctl.min_step(np.array([t]), 0.0)[0])
             if abs(self.h) < floor:
                 self._fail_small(t, self.h, floor, finite, y)
-        self.after_reject = not accepted
         return accepted
 
-    def _target(self, t: float, h: float) -> tuple[float, bool]:
-        """The end of the next step, and whether it lands on the next output time (a stop).
+    def _target(self, t: float, h: float) -> tuple[float, bool, bool]:
+        """The end of the next step, whether it lands on the next output time (a stop) and
+        whether on a `jump_t` time.
 
-        Fixed steps land on every output time; adaptive ones on every output time with a
-        `jump`, else only on the last.
+        Steps land on every output time with a `jump`, else only on the last, and on the
+        step_t and jump_t times.
         """
-        if self.fixed is not None:
-            step, target = self.fixed.steps(np.array([t]), np.array([self.next]))
-            landing = not math.isnan(target[0])
-            return (float(target[0]) if landing else t + float(step[0])), landing
+        d = self.direction
+        for stops in (self.step_stops, self.jump_stops):
+            while stops and (stops[0] - t) * d <= 0:
+                stops.pop(0)
         stop = float(self.times[self.next if self.jump is not None else -1])
-        if (t + h - stop) * self.direction >= 0:
-            return stop, True
-        return t + h, False
+        if (t + h - stop) * d >= 0:
+            t_new, landing = stop, True
+        else:
+            t_new, landing = t + h, False
+        jumped = False
+        for stops, is_jump in ((self.step_stops, False), (self.jump_stops, True)):
+            if stops and (t_new - stops[0]) * d > 0:
+                t_new, landing, jumped = stops[0], False, is_jump
+            elif stops and t_new == stops[0]:
+                jumped = jumped or is_jump
+        return t_new, landing, jumped
 
     # -- one step -------------------------------------------------------------------------
 
@@ -252,18 +418,42 @@ class _Run:
         """The accumulator Z of a step (see `Method`), y_new and f(t_new, y_new) (FSAL)."""
         m, columns = self.method, self.columns
         z = torch.addcmul(self.zeros, columns[0], k, value=h)
-        last = m.stages - 1
+        end = self.nudge(t_new, t)  # stages at the step's end: just before it
         y_i = y
         for i in range(1, m.stages):
             y_i = torch.add(y, z.select(0, i - 1))
-            k = self.f(t_new if i == last else t + m.c[i] * h, y_i)
+            k = self.f(end if m.c[i] == 1.0 else t + m.c[i] * h, y_i)
             z = torch.addcmul(z, columns[i], k, value=h)
+        return z, y_i, k
+
+    def _stages_stacked(self, t: float, h: float, y: torch.Tensor, k: torch.Tensor,
+                        t_new: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`_stages` without autograd, for large states: the stages are stored as rows of K
+        and each stage input is one matrix-vector product over the earlier ones, which
+        reads the memory about a third as often as the accumulator's updates of every row.
+        Z's rows after the stage inputs (dense output, error) are one product at the end;
+        its stage-input rows are left unset (nothing reads them after the step)."""
+        m, big_k = self.method, self.k_stack
+        big_k[0].copy_(k.reshape(-1))
+        flat = y.reshape(1, self.n)
+        end = self.nudge(t_new, t)
+        y_i = y
+        for i in range(1, m.stages):
+            y_i = torch.addmm(flat, m.a_rows[i], big_k[:i], alpha=h).view(y.shape)
+            k = self.f(end if m.c[i] == 1.0 else t + m.c[i] * h, y_i)
+            big_k[i].copy_(k.reshape(-1))
+        z = self.z_stack
+        tail = z.view(m.rows, self.n)[m.stages - 1:]
+        torch.mm(m.tail, big_k, out=tail)
+        tail.mul_(h)
         return z, y_i, k
 
     def _error(self, y: torch.Tensor, z: torch.Tensor, y_new: torch.Tensor,
                k_new: torch.Tensor) -> tuple[float, bool]:
         """The error norm of a step (host float) and whether it is finite."""
         m = self.method
+        if self.norm is not None:
+            return self._user_norm(y, z, y_new)
         if self.host:
             host = self._error_sums_host(y, z, y_new, k_new)
         else:
@@ -277,6 +467,16 @@ class _Run:
         norms, finite = ctl.combine_error(host[:g], low, self.counts)
         return float(norms.max()), bool(finite.all())
 
+    def _user_norm(self, y: torch.Tensor, z: torch.Tensor, y_new: torch.Tensor
+                   ) -> tuple[float, bool]:
+        """The norm function's value of the scaled main error estimate."""
+        m = self.method
+        with torch.no_grad():
+            scale = torch.maximum(y.abs(), y_new.abs())
+            scale = torch.add(self.settings.atol, scale, alpha=self.rtol)
+            err = float(torch.as_tensor(self.norm(z.select(0, m.error_row) / scale)).abs())
+        return err, math.isfinite(err)
+
     def _error_sums(self, y: torch.Tensor, z: torch.Tensor, y_new: torch.Tensor,
                     k_new: torch.Tensor) -> np.ndarray:
         """sum((err / scale)^2) per error estimate and group, then sum(k_new) if checked."""
@@ -285,10 +485,10 @@ class _Run:
             flat = z.view(m.rows, self.n)
             scale = torch.maximum(y.abs(), y_new.abs()).reshape(-1)
             scale = torch.add(self.settings.atol, scale, alpha=self.rtol)
-            ratio = flat.narrow(0, m.error_row, m.n_errors).div(scale).square_()  # (E, n)
+            ratio = flat.narrow(0, m.error_row, m.n_errors).div(scale).abs().square_()  # (E, n)
             sums = ratio @ self.indicator if self.groups is not None else ratio.sum(1)
             if m.check_end:
-                sums = torch.cat([sums.reshape(-1), k_new.sum().reshape(1)])
+                sums = torch.cat([sums.reshape(-1), k_new.sum().abs().reshape(1)])
             return np.array(sums.reshape(-1).tolist(), dtype=np.float64)
 
     def _error_sums_host(self, y: torch.Tensor, z: torch.Tensor, y_new: torch.Tensor,
@@ -315,18 +515,32 @@ class _Run:
             end += 1
         if end == self.next:
             return
-        m = self.method
         inner = [times[i] for i in range(self.next, end) if times[i] != t_new]
-        if inner:  # y + sum_q b_q(theta) (Bernstein coefficient q)
-            if m.extra:
+        if inner:
+            if self.method.extra:
                 z = self._dense_stages(t, h, y, z)
-            w = torch.tensor([m.bernstein((ti - t) / h) for ti in inner], dtype=z.dtype,
-                             device=z.device)
-            coefficients = z.view(m.rows, self.n).narrow(0, m.dense_row, m.degree)
-            self.outputs.append(torch.addmm(y.reshape(1, self.n), w, coefficients))
+            self.outputs.append(self._dense(t, h, y, z, inner))
         if end - self.next > len(inner):  # the step ended on an output time
             self.outputs.append(y_new.reshape(1, self.n))
         self.next = end
+
+    def _record(self, t: float, h: float, y: torch.Tensor, z: torch.Tensor) -> None:
+        """Keep the step's dense output (`solve_dense`)."""
+        m = self.method
+        if m.extra:
+            z = self._dense_stages(t, h, y, z)
+        rows = z.view(m.rows, self.n).narrow(0, m.dense_row, m.degree)
+        self.record.append((t, h, y.reshape(-1), rows.clone() if self.stacked else rows))
+
+    def _dense(self, t: float, h: float, y: torch.Tensor, z: torch.Tensor,
+               at: list[float]) -> torch.Tensor:
+        """The dense output (len(at), n) at the times `at` inside the step: y + sum_q b_q(theta)
+        (Bernstein coefficient q); `z` must hold the extra stages (`_dense_stages`)."""
+        m = self.method
+        w = torch.tensor([m.bernstein((ti - t) / h) for ti in at], dtype=z.dtype,
+                         device=z.device)
+        coefficients = z.view(m.rows, self.n).narrow(0, m.dense_row, m.degree)
+        return torch.addmm(y.reshape(1, self.n), w, coefficients)
 
     def _dense_stages(self, t: float, h: float, y: torch.Tensor,
                       z: torch.Tensor) -> torch.Tensor:
@@ -352,7 +566,7 @@ class _Run:
                     d0, d1 = _rms(y_h / scale), _rms(k_h / scale)
             else:
                 scale = torch.add(self.settings.atol, y.abs(), alpha=self.rtol)
-                d01 = torch.stack([y, k]).div_(scale).square_().reshape(2, -1).mean(1).sqrt_()
+                d01 = torch.stack([y, k]).div_(scale).abs().square_().reshape(2, -1).mean(1).sqrt_()
                 d0, d1 = np.array(d01.tolist(), dtype=np.float64)[:, None]
             if not np.isfinite(d0[0] + d1[0]):
                 self._check_start(t, y, k)
@@ -363,7 +577,7 @@ class _Run:
                 with np.errstate(all="ignore"):
                     change = _rms((_numpy(f1) - k_h) / scale)
             else:
-                change = float((f1 - k).div_(scale).square_().mean().sqrt_())
+                change = float((f1 - k).div_(scale).abs().square_().mean().sqrt_())
         size = float(ctl.initial_choice(h0, d1, change, self.settings.tableau.error_order,
                                         span)[0])
         floor = float(ctl.min_step(np.array([t]), 0.0)[0])
@@ -375,14 +589,6 @@ class _Run:
                 what = "the initial state" if not bool(torch.isfinite(y).all()) else "func"
                 raise IntegrationError(f"odeint: {what} is not finite at t0 = {t:g}; check y0 "
                                        f"and the parameters of func")
-
-    def _check_finite(self, t: float, t_new: float, y_new: torch.Tensor,
-                      k_new: torch.Tensor) -> None:
-        with torch.no_grad():
-            if not bool(torch.isfinite(y_new.sum() + k_new.sum())):
-                raise IntegrationError(
-                    f"odeint: the solution became non-finite between t = {t:.6g} and "
-                    f"{t_new:.6g} (blow-up); try a smaller step_size or an adaptive method")
 
     def _fail_small(self, t: float, h: float, floor: float, finite: bool,
                     y: torch.Tensor) -> None:

@@ -264,3 +264,21 @@ def alternating_to_monomial(weights: Sequence[Sequence[float]]) -> tuple[tuple[f
         coef = poly.coef[1:]
         powers[m, :len(coef)] = coef
     return tuple(tuple(row) for row in w.T @ powers)
+
+
+def quartic_coefficients(b: Sequence[float], mid: Sequence[float]) -> tuple[tuple[float, ...], ...]:
+    """Dense output of an FSAL method through y0, y_mid, y1 and both end slopes, as (S, 4).
+
+    `b` (S,) are the FSAL-form weights and `mid` (S,) the weights of y(t + h/2) =
+    y0 + h sum mid_j k_j (summing to 1/2). The quartic through y0, y_mid, y1 with slopes
+    k_0 and k_{S-1} at the ends (the interpolant torchdiffeq fits for every method) is
+    y0 + h sum_j k_j (e0 theta + (eL - 4 e0 - 5 b + 16 mid) theta^2
+    + (5 e0 - 3 eL + 14 b - 32 mid) theta^3 + (2 eL - 2 e0 - 8 b + 16 mid) theta^4),
+    e0 and eL the first and last unit vectors.
+    """
+    bb, mm = np.asarray(b, dtype=float), np.asarray(mid, dtype=float)
+    e0, el = np.zeros(len(bb)), np.zeros(len(bb))
+    e0[0], el[-1] = 1.0, 1.0
+    columns = [e0, el - 4 * e0 - 5 * bb + 16 * mm, 5 * e0 - 3 * el + 14 * bb - 32 * mm,
+               2 * el - 2 * e0 - 8 * bb + 16 * mm]
+    return tuple(tuple(row) for row in np.array(columns).T)
