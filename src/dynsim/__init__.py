@@ -16,6 +16,7 @@ from dynsim.core.errors import DynsimError
 from dynsim.core.events import Event, EventLog, leave_box
 from dynsim.core.exporter import Exporter
 from dynsim.core.hookspecs import hookimpl
+from dynsim.core.model_family import ModelDims, ModelFamily
 from dynsim.core.plugins import PluginSet, active_plugins, load_plugins
 from dynsim.core.scene import Scene, load_scene
 from dynsim.core.simulate import get_system as system
@@ -42,10 +43,16 @@ def exporters() -> dict[str, Exporter]:
     return active_plugins().objects("exporters")
 
 
+def models() -> dict[str, ModelFamily]:
+    """All registered learned-model families by name."""
+    return active_plugins().objects("models")
+
+
 __all__ = [
-    "CancelToken", "Cancelled", "DynsimError", "Event", "EventLog", "Exporter", "Param",
+    "CancelToken", "Cancelled", "DynsimError", "Event", "EventLog", "Exporter", "ModelDims",
+    "ModelFamily", "Param",
     "PluginSet", "Problem", "Scene", "Solution", "Solver", "Status", "System", "Trajectories",
     "__version__", "active_plugins", "atomic_write", "exporters", "hookimpl", "leave_box",
-    "load_plugins", "load_scene", "read_csv", "simulate", "simulate_iter", "solvers",
+    "load_plugins", "load_scene", "models", "read_csv", "simulate", "simulate_iter", "solvers",
     "stack_jacobian", "system", "systems", "write_csv",
 ]

@@ -29,6 +29,7 @@ import pluggy
 from dynsim.core import hookspecs
 from dynsim.core.errors import PluginError, did_you_mean, unknown_name
 from dynsim.core.exporter import Exporter
+from dynsim.core.model_family import ModelFamily
 from dynsim.core.solver import Solver
 from dynsim.core.system import System
 
@@ -51,12 +52,14 @@ BUILTIN_PLUGINS = (
     "solvers.scipy_stiff",
     "exporters.csv",
     "exporters.npz",
+    "models.families",
 )
 
 KINDS = {
     "systems": ("dynsim_register_systems", System, "a dynsim.System"),
     "solvers": ("dynsim_register_solvers", Solver, "a solver (see dynsim.Solver)"),
     "exporters": ("dynsim_register_exporters", Exporter, "a dynsim.Exporter"),
+    "models": ("dynsim_register_models", ModelFamily, "a dynsim.ModelFamily"),
 }
 """kind -> (hook name, type registered objects must have, that type in words)."""
 
