@@ -22,9 +22,9 @@ def test_the_four_builtin_families_are_registered():
 
 def test_unknown_and_mistyped_options_name_the_known_ones():
     mlp = dynsim.models()["mlp"]
-    with pytest.raises(InputError, match="unknown option 'widht'.*did you mean 'width'"):
+    with pytest.raises(InputError, match=r"unknown option 'widht'.*did you mean 'width'"):
         mlp.make_config({"widht": 3})
-    with pytest.raises(InputError, match="option 'depth' .* must be int"):
+    with pytest.raises(InputError, match=r"option 'depth' .* must be int"):
         mlp.make_config({"depth": "two"})
     assert mlp.make_config({"depth": 3.0}).depth == 3
 

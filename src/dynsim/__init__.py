@@ -11,7 +11,7 @@ Importing dynsim never imports torch or Qt; `dynsim.learn` and `dynsim.gui` do.
 from dynsim.core.arrays import stack_jacobian
 from dynsim.core.atomic import atomic_write
 from dynsim.core.cancel import Cancelled, CancelToken
-from dynsim.core.csvio import read_csv, write_csv
+from dynsim.core.csvio import read_csv, read_csv_series, write_csv
 from dynsim.core.errors import DynsimError
 from dynsim.core.events import Event, EventLog, leave_box
 from dynsim.core.exporter import Exporter
@@ -53,6 +53,6 @@ __all__ = [
     "ModelFamily", "Param",
     "PluginSet", "Problem", "Scene", "Solution", "Solver", "Status", "System", "Trajectories",
     "__version__", "active_plugins", "atomic_write", "exporters", "hookimpl", "leave_box",
-    "load_plugins", "load_scene", "models", "read_csv", "simulate", "simulate_iter", "solvers",
-    "stack_jacobian", "system", "systems", "write_csv",
+    "load_plugins", "load_scene", "models", "read_csv", "read_csv_series", "simulate",
+    "simulate_iter", "solvers", "stack_jacobian", "system", "systems", "write_csv",
 ]

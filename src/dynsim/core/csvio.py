@@ -8,7 +8,7 @@ identical float64 (NaN marks output times after a trajectory failed). The file i
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -21,35 +21,48 @@ from dynsim.core.textfile import read_user_text
 from dynsim.core.trajectories import Trajectories
 
 FIXED_COLUMNS = ("trajectory", "t")
+SERIES_HINT = "(dynsim.read_csv_series reads trajectories with their own times)"
 
 
 def write_csv(
-    traj: Trajectories, path: str | Path, *, cancel: CancelToken | None = None
+    traj: Trajectories | Sequence[Trajectories], path: str | Path, *,
+    cancel: CancelToken | None = None
 ) -> None:
-    """Write `traj` to `path` atomically; on any failure an existing file stays untouched."""
+    """Write `traj` to `path` atomically; on any failure an existing file stays untouched.
+
+    A sequence of `Trajectories` (with the same states, each with its own times) is written
+    as one file, numbered on; `read_csv_series` reads such a file back.
+    """
     with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
         write_csv_to(traj, handle, cancel=cancel)
 
 
 def write_csv_to(
-    traj: Trajectories, handle: TextIO, *, cancel: CancelToken | None = None
+    traj: Trajectories | Sequence[Trajectories], handle: TextIO, *,
+    cancel: CancelToken | None = None
 ) -> None:
-    """Write `traj` as CSV text to an open text stream (e.g. stdout)."""
+    """Write `traj` (or several, each with its own times) as CSV text to an open stream."""
     for chunk in _csv_chunks(traj):
         if cancel is not None:
             cancel.raise_if_cancelled("CSV export")
         handle.write(chunk)
 
 
-def _csv_chunks(traj: Trajectories) -> Iterator[str]:
-    yield ",".join((*FIXED_COLUMNS, *traj.states)) + "\n"
-    times = [repr(v) for v in traj.t.tolist()]
-    for index in range(traj.n_trajectories):
-        rows = traj.y[index].tolist()
-        yield "".join(
-            f"{index},{time},{','.join(map(repr, row))}\n"
-            for time, row in zip(times, rows, strict=True)
-        )
+def _csv_chunks(traj: Trajectories | Sequence[Trajectories]) -> Iterator[str]:
+    parts = (traj,) if isinstance(traj, Trajectories) else tuple(traj)
+    if not parts or any(p.states != parts[0].states for p in parts):
+        raise DataFileError("write_csv needs trajectories, all with the same states")
+    yield ",".join((*FIXED_COLUMNS, *parts[0].states)) + "\n"
+    first = 0
+    for part in parts:
+        times = [repr(v) for v in part.t.tolist()]
+        for index in range(part.n_trajectories):
+            rows = part.y[index].tolist()
+            yield "".join(
+                f"{first + index},{time},{','.join(map(repr, row))}\n"
+                for time, row in zip(times, rows, strict=True)
+            )
+        first += part.n_trajectories
 
 
 def read_csv(path: str | Path) -> Trajectories:
@@ -58,11 +71,41 @@ def read_csv(path: str | Path) -> Trajectories:
     Trajectories must be numbered 0..N-1, stored one after another, and share one time grid.
     Problems are reported as `FILE:LINE:COL: message`.
     """
+    path, data, states = _read(path)
+    return _to_trajectories(path, data, states)
+
+
+def read_csv_series(path: str | Path) -> list[Trajectories]:
+    """Read a `trajectory,t,<states>` CSV file whose trajectories may each have their own
+    (irregular) times: one single-trajectory `Trajectories` per trajectory, in order.
+
+    Within a trajectory the times must be finite and strictly increasing. Every file
+    `read_csv` reads is read here too.
+    """
+    path, data, states = _read(path)
+    starts, counts = _trajectory_rows(path, data[:, 0])
+    out = []
+    for i, (start, count) in enumerate(zip(starts, counts, strict=True)):
+        block = data[start:start + count]
+        t = block[:, 1]
+        bad = np.flatnonzero(~np.isfinite(t))
+        if bad.size:
+            raise DataFileError(f"{path}:{start + bad[0] + 2}:{len(str(i)) + 2}: t must be a "
+                                f"finite number, got {float(t[bad[0]])!r}")
+        back = np.flatnonzero(np.diff(t) <= 0)
+        if back.size:
+            raise DataFileError(f"{path}:{start + back[0] + 3}:{len(str(i)) + 2}: times of "
+                                f"trajectory {i} must increase, got {float(t[back[0] + 1])!r} "
+                                f"after {float(t[back[0]])!r}")
+        out.append(Trajectories(t=t, y=block[None, :, 2:], states=states))
+    return out
+
+
+def _read(path: str | Path) -> tuple[Path, np.ndarray, tuple[str, ...]]:
     path = Path(path)
     text = read_user_text(path, DataFileError)
     states = _parse_header(path, text.partition("\n")[0].rstrip("\r"))
-    data = _parse_rows(path, text, 2 + len(states))
-    return _to_trajectories(path, data, states)
+    return path, _parse_rows(path, text, 2 + len(states)), states
 
 
 def _parse_header(path: Path, header: str) -> tuple[str, ...]:
@@ -114,8 +157,8 @@ def _raise_first_bad_cell(path: Path, body: str, width: int) -> None:
     raise DataFileError(f"{path}:2:1: could not read the data rows")
 
 
-def _to_trajectories(path: Path, data: np.ndarray, states: tuple[str, ...]) -> Trajectories:
-    ids = data[:, 0]
+def _trajectory_rows(path: Path, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First row and row count of each trajectory, checking the numbering 0, 1, 2, ..."""
     bad = np.flatnonzero((ids != np.round(ids)) | (ids < 0) | ~np.isfinite(ids))
     if bad.size:
         raise DataFileError(
@@ -131,12 +174,18 @@ def _to_trajectories(path: Path, data: np.ndarray, states: tuple[str, ...]) -> T
             f"{path}:{row + 2}:1: trajectories must be numbered 0, 1, 2, ... one after another; "
             f"found {int(ids[row])} where {int(expected[np.searchsorted(starts, row)])} belongs"
         )
-    counts = np.diff(np.r_[starts, len(ids)])
+    return starts, np.diff(np.r_[starts, len(ids)])
+
+
+def _to_trajectories(path: Path, data: np.ndarray, states: tuple[str, ...]) -> Trajectories:
+    ids = data[:, 0]
+    starts, counts = _trajectory_rows(path, ids)
+    n = len(starts)
     if np.any(counts != counts[0]):
         i = int(np.flatnonzero(counts != counts[0])[0])
         raise DataFileError(
             f"{path}:{starts[i] + 2}:1: trajectory {i} has {counts[i]} rows but trajectory 0 "
-            f"has {counts[0]}; all trajectories must share one time grid"
+            f"has {counts[0]}; all trajectories must share one time grid {SERIES_HINT}"
         )
     t_count = int(counts[0])
     if not np.isfinite(data[:, 1]).all():
@@ -152,8 +201,7 @@ def _to_trajectories(path: Path, data: np.ndarray, states: tuple[str, ...]) -> T
         raise DataFileError(
             f"{path}:{i * t_count + j + 2}:{len(str(i)) + 2}: trajectory {i} has t = "
             f"{float(times[i, j])!r} where trajectory 0 has {float(t[j])!r}; all trajectories "
-            "must share "
-            "one time grid"
+            f"must share one time grid {SERIES_HINT}"
         )
     y = data[:, 2:].reshape(n, t_count, len(states))
     return Trajectories(t=t, y=y, states=states)
