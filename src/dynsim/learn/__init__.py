@@ -6,7 +6,16 @@ This package imports torch; `import dynsim` never imports it.
 """
 
 from dynsim.learn import nets
+from dynsim.learn.data import DataWarning, Series, TrajectoryData
+from dynsim.learn.device import pick_device
+from dynsim.learn.model_file import ModelFileError, load_model
 from dynsim.learn.nets import known_system
 from dynsim.learn.odeint import odeint
+from dynsim.learn.result import FitResult
+from dynsim.learn.trainer import EpochRecord, FitOptions, Trainer, fit
 
-__all__ = ["known_system", "nets", "odeint"]
+__all__ = [
+    "DataWarning", "EpochRecord", "FitOptions", "FitResult", "ModelFileError", "Series",
+    "Trainer", "TrajectoryData", "fit", "known_system", "load_model", "nets", "odeint",
+    "pick_device",
+]
