@@ -17,6 +17,7 @@ from dynsim.core.events import Event, EventLog, leave_box
 from dynsim.core.exporter import Exporter
 from dynsim.core.hookspecs import hookimpl
 from dynsim.core.model_family import ModelDims, ModelFamily
+from dynsim.core.models import load_model
 from dynsim.core.plugins import PluginSet, active_plugins, load_plugins
 from dynsim.core.scene import Scene, load_scene
 from dynsim.core.simulate import get_system as system
@@ -53,6 +54,6 @@ __all__ = [
     "ModelFamily", "Param",
     "PluginSet", "Problem", "Scene", "Solution", "Solver", "Status", "System", "Trajectories",
     "__version__", "active_plugins", "atomic_write", "exporters", "hookimpl", "leave_box",
-    "load_plugins", "load_scene", "models", "read_csv", "read_csv_series", "simulate",
+    "load_model", "load_plugins", "load_scene", "models", "read_csv", "read_csv_series", "simulate",
     "simulate_iter", "solvers", "stack_jacobian", "system", "systems", "write_csv",
 ]

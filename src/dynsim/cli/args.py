@@ -42,7 +42,8 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     The command then calls `scene_for_target(args.target, args.eq, params)`.
     """
     parser.add_argument("target", metavar="TARGET", nargs="?",
-                        help="scene file or system name (omit it when giving --eq)")
+                        help="scene file, system name or model file (.dsm); omit it when "
+                             "giving --eq")
     parser.add_argument("--eq", action="append", default=[], metavar="STATE=EXPRESSION",
                         help="an equation d(STATE)/dt = EXPRESSION instead of TARGET "
                              "(repeatable, one per state, in order; its parameters need "
