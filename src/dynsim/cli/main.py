@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The full `dynsim` argument parser."""
     from dynsim import __version__
-    from dynsim.cli import analyze_cmd, listing, simulate_cmd
+    from dynsim.cli import analyze_cmd, compare_cmd, listing, simulate_cmd, train_cmd
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--plugins-dir", action="append", metavar="DIR",
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "With no command, the desktop app starts.")
     parser.add_argument("--version", action="version", version=f"dynsim {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in (listing, simulate_cmd, analyze_cmd):
+    for module in (listing, simulate_cmd, analyze_cmd, train_cmd, compare_cmd):
         module.add_commands(commands, common)
     return parser
 

@@ -6,6 +6,7 @@ This package imports torch; `import dynsim` never imports it.
 """
 
 from dynsim.learn import nets
+from dynsim.learn.compare import Comparison, EquilibriumMatch, compare
 from dynsim.learn.data import DataWarning, Series, TrajectoryData
 from dynsim.learn.device import pick_device
 from dynsim.learn.model_file import ModelFileError, load_model
@@ -15,7 +16,7 @@ from dynsim.learn.result import FitResult
 from dynsim.learn.trainer import EpochRecord, FitOptions, Trainer, fit
 
 __all__ = [
-    "DataWarning", "EpochRecord", "FitOptions", "FitResult", "ModelFileError", "Series",
-    "Trainer", "TrajectoryData", "fit", "known_system", "load_model", "nets", "odeint",
-    "pick_device",
+    "Comparison", "DataWarning", "EpochRecord", "EquilibriumMatch", "FitOptions", "FitResult",
+    "ModelFileError", "Series", "Trainer", "TrajectoryData", "compare", "fit", "known_system",
+    "load_model", "nets", "odeint", "pick_device",
 ]
