@@ -295,21 +295,21 @@ class Trainer:
         if self.augment:
             y0 = torch.cat([y0, y0.new_zeros(*y0.shape[:-1], self.augment)], dim=-1)
         rel = times - times[:, :1]  # float64 on the host
-        span = float(rel[:, -1].abs().max())
         times = times.to(self.device, self.dtype)
         params = tuple(p for p in self.model.parameters() if p.requires_grad)
         solve = dict(method=opts.method, rtol=opts.rtol, atol=opts.atol, adjoint=opts.adjoint)
         if opts.adjoint:
             solve["adjoint_params"] = params
-        regular = float((rel - rel[:1]).abs().max()) <= 1e-9 * max(span, 1.0)
+        gap = float(rel[0].diff().min())
+        regular = float((rel - rel[:1]).abs().max()) <= 1e-5 * gap  # float32 times included
         if regular or _adaptive(opts.method):
             # one solve on the union of the windows' relative times (adaptive methods
             # interpolate the outputs, so many output times cost few steps)
-            grid, where = torch.unique(rel[:1] if regular else rel, sorted=True,
-                                       return_inverse=True)
+            grid, where = torch.unique((rel[:1] if regular else rel).to(self.dtype),
+                                       sorted=True, return_inverse=True)
             if regular:
                 where = where.expand_as(rel)
-            grid_t = grid.to(self.device, self.dtype)
+            grid_t = grid.to(self.device)
             options = None
             if opts.substeps > 1 and not _adaptive(opts.method):
                 options = {"step_size": float(grid_t.diff().max()) * (1 + 1e-6) / opts.substeps}
