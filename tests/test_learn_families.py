@@ -69,3 +69,15 @@ def test_the_third_party_family_of_the_docs_loads(tmp_path, with_plugins):
     family = dynsim.models()["linear_field"]
     field = family.build(family.make_config(), DIMS)
     assert field(torch.tensor(0.0), torch.ones(4, 2)).shape == (4, 2)
+
+
+def test_hybrid_fits_move_the_known_systems_parameters_towards_the_data():
+    from dynsim.learn import TrajectoryData, fit
+
+    data = TrajectoryData.sample("lotka_volterra", n=6, points=31, t_span=(0, 3), seed=0)
+    result = fit(data, family="hybrid", epochs=1, batches_per_epoch=3, window=2, batch=16,
+                 model={"system": "lotka_volterra", "params": {"alpha": 1.0},
+                        "learn_params": True, "width": 4, "depth": 1})
+    learned = result.model.known.parameter_values()
+    assert 1.0 < learned["alpha"] < 1.5  # the data has alpha = 1.5
+    assert result.document()["params"] == learned

@@ -149,7 +149,8 @@ class KnownField(nn.Module):
         if self.native:
             p = dict(zip(self.names, values.unbind(), strict=True)) if self.names else {}
             return torch.as_tensor(self.system.rhs(t, y, p), dtype=y.dtype, device=y.device)
-        return _NumpyRhs.apply(float(t), y, values, self)
+        t_np = np.asarray(torch.as_tensor(t).detach().cpu().double().numpy())
+        return _NumpyRhs.apply(t_np, y, values, self)
 
 
 def _accepts_tensors(system: System, values: dict[str, float]) -> bool:
@@ -167,7 +168,7 @@ class _NumpyRhs(torch.autograd.Function):
     """A numpy rhs inside autograd: vector-Jacobian products from the system's Jacobian."""
 
     @staticmethod
-    def forward(ctx: Any, t: float, y: torch.Tensor, values: torch.Tensor,
+    def forward(ctx: Any, t: np.ndarray, y: torch.Tensor, values: torch.Tensor,
                 known: KnownField) -> torch.Tensor:
         ctx.t, ctx.known = t, known
         ctx.save_for_backward(y, values)
