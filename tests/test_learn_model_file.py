@@ -105,3 +105,12 @@ def test_truncated_corrupt_and_foreign_files_give_one_clear_error(fitted, tmp_pa
         dynsim.load_model(tmp_path / "other.dsm")
     with pytest.raises(ModelFileError, match="cannot read the model file"):
         dynsim.load_model(tmp_path / "missing.dsm")
+
+
+def test_a_scene_naming_a_bad_model_file_reports_the_key(tmp_path):
+    (tmp_path / "junk.dsm").write_bytes(b"\x80\x04junk")
+    scene = tmp_path / "s.toml"
+    scene.write_text('[system]\nmodel = "junk.dsm"\n[simulation]\nt_span = [0.0, 1.0]\n')
+    with pytest.raises(dynsim.DynsimError, match=r"s.toml: system.model: .*junk.dsm: "
+                                                 r"(truncated|not a dynsim model file)"):
+        dynsim.load_scene(scene)
