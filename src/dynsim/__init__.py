@@ -11,11 +11,13 @@ Importing dynsim never imports torch or Qt; `dynsim.learn` and `dynsim.gui` do.
 from dynsim.core.arrays import stack_jacobian
 from dynsim.core.atomic import atomic_write
 from dynsim.core.cancel import Cancelled, CancelToken
-from dynsim.core.csvio import read_csv, write_csv
+from dynsim.core.csvio import read_csv, read_csv_series, write_csv
 from dynsim.core.errors import DynsimError
 from dynsim.core.events import Event, EventLog, leave_box
 from dynsim.core.exporter import Exporter
 from dynsim.core.hookspecs import hookimpl
+from dynsim.core.model_family import ModelDims, ModelFamily
+from dynsim.core.models import load_model
 from dynsim.core.plugins import PluginSet, active_plugins, load_plugins
 from dynsim.core.scene import Scene, load_scene
 from dynsim.core.simulate import get_system as system
@@ -43,10 +45,17 @@ def exporters() -> dict[str, Exporter]:
     return active_plugins().objects("exporters")
 
 
+def models() -> dict[str, ModelFamily]:
+    """All registered learned-model families by name."""
+    return active_plugins().objects("models")
+
+
 __all__ = [
-    "CancelToken", "Cancelled", "DynsimError", "Event", "EventLog", "Exporter", "Param",
+    "CancelToken", "Cancelled", "DynsimError", "Event", "EventLog", "Exporter", "ModelDims",
+    "ModelFamily", "Param",
     "PluginSet", "Problem", "Scene", "Solution", "Solver", "Status", "System", "Trajectories",
     "__version__", "active_plugins", "atomic_write", "exporters", "hookimpl", "leave_box",
-    "load_plugins", "load_scene", "read_csv", "simulate", "simulate_iter", "solvers",
-    "stack_jacobian", "stream_csv", "system", "systems", "write_csv",
+    "load_model", "load_plugins", "load_scene", "models", "read_csv", "read_csv_series",
+    "simulate", "simulate_iter", "solvers", "stack_jacobian", "stream_csv", "system", "systems",
+    "write_csv",
 ]

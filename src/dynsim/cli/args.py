@@ -59,7 +59,8 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     """
     accept_negative_values(parser)
     parser.add_argument("target", metavar="TARGET", nargs="?",
-                        help="scene file or system name (omit it when giving --eq)")
+                        help="scene file, system name or model file (.dsm); omit it when "
+                             "giving --eq")
     parser.add_argument("--eq", action="append", default=[], metavar="STATE=EXPRESSION",
                         help="an equation d(STATE)/dt = EXPRESSION instead of TARGET "
                              "(repeatable, one per state, in order; its parameters need "

@@ -43,7 +43,7 @@ def scene_for_app(args: argparse.Namespace) -> Scene | Path | None:
     scene = apply_options(scene_for_target(target, equations, params), args, params,
                           need_states=False)
     untouched = scene == scene_for_target(target, equations, {})
-    if untouched and target is not None and Path(target).is_file():
+    if untouched and target is not None and Path(target).suffix.lower() == ".toml":
         return Path(target)  # the title names the file, Save writes back to it
     return scene
 

@@ -13,7 +13,8 @@ from dynsim.core.plugins import PluginSet
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     """Register the `list` and `plugins` subcommands."""
     p = commands.add_parser("list", parents=[common],
-                            help="systems, solvers and exporters, with the plugin of each")
+                            help="systems, solvers, exporters and model families, with the "
+                                 "plugin of each")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=run_list)
     p = commands.add_parser("plugins", parents=[common],
@@ -24,7 +25,8 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def listing(plugins: PluginSet) -> dict[str, list[dict[str, Any]]]:
     """What `dynsim list --json` prints."""
-    out: dict[str, list[dict[str, Any]]] = {"systems": [], "solvers": [], "exporters": []}
+    out: dict[str, list[dict[str, Any]]] = {"systems": [], "solvers": [], "exporters": [],
+                                            "models": []}
     for name, entry in plugins.entries("systems").items():
         system = entry.obj
         out["systems"].append({
@@ -33,11 +35,13 @@ def listing(plugins: PluginSet) -> dict[str, list[dict[str, Any]]]:
                            "description": p.description} for k, p in system.params.items()},
             "tags": list(system.tags), "description": system.description,
             "plugin": entry.plugin})
-    for kind in ("solvers", "exporters"):
+    for kind in ("solvers", "exporters", "models"):
         for name, entry in plugins.entries(kind).items():
             item = {"name": name, "description": entry.obj.description, "plugin": entry.plugin}
             if kind == "exporters":
                 item["extensions"] = list(entry.obj.extensions)
+            if kind == "models":
+                item["options"] = entry.obj.defaults()
             out[kind].append(item)
     return out
 
@@ -55,6 +59,8 @@ def run_list(args: argparse.Namespace) -> int:
                  [(s["name"], s["plugin"], s["description"]) for s in data["solvers"]])
     _print_table("Exporters", ("name", "extensions", "plugin"),
                  [(e["name"], " ".join(e["extensions"]), e["plugin"]) for e in data["exporters"]])
+    _print_table("Model families (dynsim train --family)", ("name", "plugin", "description"),
+                 [(m["name"], m["plugin"], m["description"]) for m in data["models"]])
     return 0
 
 

@@ -34,7 +34,15 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The full `dynsim` argument parser."""
     from dynsim import __version__
-    from dynsim.cli import analyze_cmd, gui_cmd, listing, render_cmd, simulate_cmd
+    from dynsim.cli import (
+        analyze_cmd,
+        compare_cmd,
+        gui_cmd,
+        listing,
+        render_cmd,
+        simulate_cmd,
+        train_cmd,
+    )
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--plugins-dir", action="append", metavar="DIR",
@@ -45,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  "With no command, the desktop app starts.")
     parser.add_argument("--version", action="version", version=f"dynsim {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in (listing, simulate_cmd, analyze_cmd, render_cmd, gui_cmd):
+    for module in (listing, simulate_cmd, analyze_cmd, train_cmd, compare_cmd, render_cmd,
+                   gui_cmd):
         module.add_commands(commands, common)
     return parser
 

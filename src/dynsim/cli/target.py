@@ -15,6 +15,7 @@ from pathlib import Path
 from dynsim.core.errors import InputError
 from dynsim.core.expressions import ExpressionError, unknown_names
 from dynsim.core.expressions.parse import IDENTIFIER
+from dynsim.core.models import is_model_path, load_model
 from dynsim.core.scene import EquationSource, Scene, SimulationSpec, load_scene
 from dynsim.core.simulate import get_system
 
@@ -35,9 +36,10 @@ def scene_for_target(target: str | None, equations: Sequence[str] = (),
                      params: Mapping[str, float] | None = None) -> Scene:
     """The scene for a command's TARGET or, when `equations` (--eq items) are given, for them.
 
-    TARGET is a scene file (`.toml` or an existing file), else the name of a registered
-    system, simulated with its defaults and example initial state (if it has one) over
-    [0, DEFAULT_T_END]. With `equations`, `params` (--param) must give every parameter.
+    TARGET is a model file (`.dsm`), a scene file (`.toml` or an existing file), else the
+    name of a registered system, simulated with its defaults and example initial state (if
+    it has one) over [0, DEFAULT_T_END]. With `equations`, `params` (--param) must give
+    every parameter.
     """
     if equations:
         if target is not None:
@@ -47,6 +49,11 @@ def scene_for_target(target: str | None, equations: Sequence[str] = (),
         raise InputError("the following arguments are required: TARGET (a scene file or a "
                          "system name), or equations with --eq")
     path = Path(target)
+    if is_model_path(path):
+        system = load_model(path)
+        ics = (tuple(system.y0),) if system.y0 is not None else ()
+        return Scene(system=system, params={}, simulation=_default_simulation(ics),
+                     model=str(path))
     if path.suffix.lower() == ".toml" or path.is_file():
         return load_scene(path)
     system = get_system(target)

@@ -10,7 +10,7 @@ it from the trajectory's last row). Files of successful runs are plain numbers:
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -30,32 +30,45 @@ STATUS_COLUMN = "status"
 RESERVED_COLUMNS = RESERVED_STATE_NAMES
 ROWS_PER_CHUNK = 20_000
 """Rows formatted at a time: writing memory stays small for any number of rows."""
+SERIES_HINT = "(dynsim.read_csv_series reads trajectories with their own times)"
 
 
 def write_csv(
-    traj: Trajectories, path: str | Path, *, cancel: CancelToken | None = None
+    traj: Trajectories | Sequence[Trajectories], path: str | Path, *,
+    cancel: CancelToken | None = None
 ) -> None:
-    """Write `traj` to `path` atomically; on any failure an existing file stays untouched."""
+    """Write `traj` to `path` atomically; on any failure an existing file stays untouched.
+
+    A sequence of `Trajectories` (with the same states, each with its own times) is written
+    as one file, numbered on; `read_csv_series` reads such a file back.
+    """
     with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
         write_csv_to(traj, handle, cancel=cancel)
 
 
 def write_csv_to(
-    traj: Trajectories, handle: TextIO, *, cancel: CancelToken | None = None
+    traj: Trajectories | Sequence[Trajectories], handle: TextIO, *,
+    cancel: CancelToken | None = None
 ) -> None:
-    """Write `traj` as CSV text to an open text stream (e.g. stdout).
+    """Write `traj` (or several, each with its own times) as CSV text to an open stream.
 
     The `status` column is added only when some trajectory did not succeed, so the files
     of successful runs are plain numbers (see docs/csv.md).
     """
-    with_status = any(s != Status.SUCCESS for s in traj.status)
-    handle.write(csv_header(traj.states, with_status))
-    for index in range(traj.n_trajectories):
-        status = traj.status[index] if with_status else None
-        for chunk in csv_rows(index, traj.t, traj.y[index], status):
-            if cancel is not None:
-                cancel.raise_if_cancelled("CSV export")
-            handle.write(chunk)
+    parts = (traj,) if isinstance(traj, Trajectories) else tuple(traj)
+    if not parts or any(p.states != parts[0].states for p in parts):
+        raise DataFileError("write_csv needs trajectories, all with the same states")
+    with_status = any(s != Status.SUCCESS for p in parts for s in p.status)
+    handle.write(csv_header(parts[0].states, with_status))
+    first = 0
+    for part in parts:
+        for index in range(part.n_trajectories):
+            status = part.status[index] if with_status else None
+            for chunk in csv_rows(first + index, part.t, part.y[index], status):
+                if cancel is not None:
+                    cancel.raise_if_cancelled("CSV export")
+                handle.write(chunk)
+        first += part.n_trajectories
 
 
 def csv_header(states: tuple[str, ...], with_status: bool) -> str:
@@ -80,6 +93,39 @@ def read_csv(path: str | Path) -> Trajectories:
     Trajectories must be numbered 0..N-1, stored one after another, and share one time grid.
     Problems are reported as `FILE:LINE:COL: message`.
     """
+    path, data, states, status = _read(path)
+    return _to_trajectories(path, data, states, status)
+
+
+def read_csv_series(path: str | Path) -> list[Trajectories]:
+    """Read a `trajectory,t,<states>` CSV file whose trajectories may each have their own
+    (irregular) times: one single-trajectory `Trajectories` per trajectory, in order.
+
+    Within a trajectory the times must be finite and strictly increasing. Every file
+    `read_csv` reads is read here too (with its statuses).
+    """
+    path, data, states, row_status = _read(path)
+    starts, counts = _trajectory_rows(path, data[:, 0])
+    out = []
+    for i, (start, count) in enumerate(zip(starts, counts, strict=True)):
+        block = data[start:start + count]
+        t = block[:, 1]
+        bad = np.flatnonzero(~np.isfinite(t))
+        if bad.size:
+            raise DataFileError(f"{path}:{start + bad[0] + 2}:{len(str(i)) + 2}: t must be a "
+                                f"finite number, got {float(t[bad[0]])!r}")
+        back = np.flatnonzero(np.diff(t) <= 0)
+        if back.size:
+            raise DataFileError(f"{path}:{start + back[0] + 3}:{len(str(i)) + 2}: times of "
+                                f"trajectory {i} must increase, got {float(t[back[0] + 1])!r} "
+                                f"after {float(t[back[0]])!r}")
+        status = () if row_status is None else (row_status[start + count - 1],)
+        out.append(Trajectories(t=t, y=block[None, :, 2:], states=states, status=status))
+    return out
+
+
+def _read(path: str | Path) -> tuple[Path, np.ndarray, tuple[str, ...], list[Status] | None]:
+    """The file's rows as numbers, its states, and each row's status (None: no column)."""
     path = Path(path)
     text = read_user_text(path, DataFileError, limit=csv_size_limit())
     header = text.partition("\n")[0].rstrip("\r")
@@ -87,7 +133,7 @@ def read_csv(path: str | Path) -> Trajectories:
     width = 2 + len(states)
     data = _parse_rows(path, text, width, with_status)
     status = _parse_status(path, text, width, header) if with_status else None
-    return _to_trajectories(path, data, states, status)
+    return path, data, states, status
 
 
 def csv_size_limit() -> int:
@@ -172,9 +218,8 @@ def _raise_first_bad_cell(path: Path, body: str, columns: int, numbers: int) -> 
     raise DataFileError(f"{path}:2:1: could not read the data rows")
 
 
-def _to_trajectories(path: Path, data: np.ndarray, states: tuple[str, ...],
-                     row_status: list[Status] | None) -> Trajectories:
-    ids = data[:, 0]
+def _trajectory_rows(path: Path, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First row and row count of each trajectory, checking the numbering 0, 1, 2, ..."""
     bad = np.flatnonzero((ids != np.round(ids)) | (ids < 0) | ~np.isfinite(ids))
     if bad.size:
         raise DataFileError(
@@ -190,12 +235,19 @@ def _to_trajectories(path: Path, data: np.ndarray, states: tuple[str, ...],
             f"{path}:{row + 2}:1: trajectories must be numbered 0, 1, 2, ... one after another; "
             f"found {int(ids[row])} where {int(expected[np.searchsorted(starts, row)])} belongs"
         )
-    counts = np.diff(np.r_[starts, len(ids)])
+    return starts, np.diff(np.r_[starts, len(ids)])
+
+
+def _to_trajectories(path: Path, data: np.ndarray, states: tuple[str, ...],
+                     row_status: list[Status] | None) -> Trajectories:
+    ids = data[:, 0]
+    starts, counts = _trajectory_rows(path, ids)
+    n = len(starts)
     if np.any(counts != counts[0]):
         i = int(np.flatnonzero(counts != counts[0])[0])
         raise DataFileError(
             f"{path}:{starts[i] + 2}:1: trajectory {i} has {counts[i]} rows but trajectory 0 "
-            f"has {counts[0]}; all trajectories must share one time grid"
+            f"has {counts[0]}; all trajectories must share one time grid {SERIES_HINT}"
         )
     t_count = int(counts[0])
     if not np.isfinite(data[:, 1]).all():
@@ -211,8 +263,7 @@ def _to_trajectories(path: Path, data: np.ndarray, states: tuple[str, ...],
         raise DataFileError(
             f"{path}:{i * t_count + j + 2}:{len(str(i)) + 2}: trajectory {i} has t = "
             f"{float(times[i, j])!r} where trajectory 0 has {float(t[j])!r}; all trajectories "
-            "must share "
-            "one time grid"
+            f"must share one time grid {SERIES_HINT}"
         )
     y = data[:, 2:].reshape(n, t_count, len(states))
     status = () if row_status is None else tuple(row_status[(i + 1) * t_count - 1]

@@ -15,6 +15,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from dynsim.core.exporter import Exporter
+    from dynsim.core.model_family import ModelFamily
     from dynsim.core.solver import Solver
     from dynsim.core.system import System
 
@@ -36,3 +37,8 @@ def dynsim_register_solvers(register: Callable[[Solver], None]) -> None:
 @hookspec
 def dynsim_register_exporters(register: Callable[[Exporter], None]) -> None:
     """Register trajectory exporters: call `register(dynsim.Exporter(...))` once per format."""
+
+
+@hookspec
+def dynsim_register_models(register: Callable[[ModelFamily], None]) -> None:
+    """Register learned-model families: call `register(dynsim.ModelFamily(...))` once each."""

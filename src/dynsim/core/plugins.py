@@ -27,6 +27,7 @@ from dynsim.core import hookspecs
 from dynsim.core.errors import PluginError, did_you_mean, exception_line, unknown_name
 from dynsim.core.exporter import Exporter
 from dynsim.core.guard import guarded
+from dynsim.core.model_family import ModelFamily
 from dynsim.core.plugin_import import (
     checked_plugin_dir,
     import_plugin_file,
@@ -55,12 +56,14 @@ BUILTIN_PLUGINS = (
     "solvers.scipy_stiff",
     "exporters.csv",
     "exporters.npz",
+    "models.families",
 )
 
 KINDS = {
     "systems": ("dynsim_register_systems", System, "a dynsim.System"),
     "solvers": ("dynsim_register_solvers", Solver, "a solver (see dynsim.Solver)"),
     "exporters": ("dynsim_register_exporters", Exporter, "a dynsim.Exporter"),
+    "models": ("dynsim_register_models", ModelFamily, "a dynsim.ModelFamily"),
 }
 """kind -> (hook name, type registered objects must have, that type in words)."""
 

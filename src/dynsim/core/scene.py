@@ -27,6 +27,9 @@ A [system] table with `equations` (and optional `states`, `title`, `description`
 equation system instead (docs/equations.md); its `params` are plain numbers and name every
 parameter. Its equations win over a registered system of the same name inside the scene, so
 a shared scene means the same on every machine, whatever plugins are installed.
+
+A [system] table with `model = "lv.dsm"` (a path relative to the scene file) uses a learned
+model file (`dynsim.load_model`) as the system; it takes no `params`.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from dynsim.core.atomic import atomic_write
 from dynsim.core.cancel import CancelToken
 from dynsim.core.errors import DynsimError, InputError, SceneError
 from dynsim.core.expressions import ExpressionError, equation_system
+from dynsim.core.models import load_model
 from dynsim.core.plugins import active_plugins
 from dynsim.core.schema import Checker, type_name
 from dynsim.core.simulate import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_SOLVER, get_system, simulate
@@ -173,6 +177,8 @@ class Scene:
     title: str = ""
     description: str = ""
     equations: EquationSource | None = None
+    model: str = ""
+    """The model file of a learned system, as written in the scene (`[system] model`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
@@ -191,7 +197,7 @@ class Scene:
 
     def _identity(self) -> tuple[Any, ...]:
         return (self.system_name, dict(self.params), self.simulation, self.view, self.title,
-                self.description, self.equations)
+                self.description, self.equations, self.model)
 
     def get_system(self) -> System:
         """The `System` this scene uses (registered, or built from its equations)."""
@@ -229,6 +235,8 @@ class Scene:
         return doc
 
     def _system_dict(self) -> dict[str, Any]:
+        if self.model:
+            return {"model": self.model}
         source = self.equations
         if source is None:
             return {"name": self.system_name, "params": dict(self.params)}
@@ -297,6 +305,12 @@ def scene_from_dict(document: Mapping[str, Any], source: str = "<scene>") -> Sce
     title = check.string(doc["title"], "title") if "title" in doc else ""
     description = check.string(doc["description"], "description") if "description" in doc \
         else ""
+    if isinstance(doc["system"], Mapping) and "model" in doc["system"]:
+        model = _checked_model(check, doc["system"], source)
+        simulation = _checked_simulation(check, model[1], doc["simulation"])
+        return Scene(system=model[1], params={}, simulation=simulation,
+                     view=_checked_view(check, model[1], doc.get("view", {})), title=title,
+                     description=description, model=model[0])
     system, params, equations = _checked_system_table(check, doc["system"])
     simulation = _checked_simulation(check, system, doc["simulation"])
     view = _checked_view(check, system, doc.get("view", {}))
@@ -317,6 +331,19 @@ def _checked_system_table(check: Checker, value: object) -> tuple[System, dict[s
                                                "with equations) takes this key")
     system = _checked_system(check, name)
     return system, _checked_params(check, system, table.get("params", {})), None
+
+
+def _checked_model(check: Checker, value: Mapping[str, Any], source: str) -> tuple[str, System]:
+    """(path as written, System) of a [system] table with `model`."""
+    table = check.table(value, "system", ("model",), required=("model",))
+    written = check.string(table["model"], "system.model")
+    path = Path(written)
+    if not path.is_absolute() and source != "<scene>":
+        path = Path(source).parent / path
+    try:
+        return written, load_model(path)
+    except DynsimError as exc:
+        raise check.error("system.model", str(exc)) from None
 
 
 def _checked_system(check: Checker, name: str) -> System:
