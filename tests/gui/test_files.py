@@ -10,6 +10,7 @@ import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
 import dynsim
+from dynsim.gui import tasks
 from dynsim.gui.equations_dialog import EquationsDialog, build_state
 from tests.gui.helpers import curve_points
 
@@ -149,3 +150,26 @@ def test_typed_systems_save_as_equations(window, tmp_path):
     assert dynsim.load_scene(tmp_path / "typed.toml").equations.equations["theta"] == "omega"
     with pytest.raises(dynsim.DynsimError, match="parameters line 1"):
         build_state("p", "x = -x", "g := 1")
+
+
+def test_a_learned_model_file_opens_like_any_system_and_saves_into_the_scene(window, tmp_path):
+    from dynsim.learn import TrajectoryData, fit
+
+    data = TrajectoryData.sample("lotka_volterra", n=4, points=21, t_span=(0, 4), seed=0)
+    model = tmp_path / "lv.dsm"
+    fit(data, epochs=2, seed=0).save(model)
+    w = window(model)
+    learned = dynsim.load_model(model)
+    assert w.state.system.name == "lv" and w.state.system.states == ("x", "y")
+    w.add_trajectory([2.0, 1.0])
+    w.wait_idle(60)
+    expected = dynsim.simulate(**tasks.trajectory_request(w.state))
+    np.testing.assert_array_equal(w.trajectories.y, expected.y)
+    corner = w.layers.field.plane.lift(w.layers.field.x[0], w.layers.field.y[0])
+    # the network's batched arithmetic may differ from a single point's in the last bit
+    np.testing.assert_allclose(w.layers.field.derivatives[0, 0], learned.rhs(0.0, corner, {}),
+                               rtol=1e-12)
+    w.save_scene(tmp_path / "learned.toml")
+    assert f'model = "{model}"' in (tmp_path / "learned.toml").read_text()
+    again = window(tmp_path / "learned.toml")
+    assert again.state.system.name == "lv" and again.state.seeds == w.state.seeds

@@ -147,6 +147,8 @@ class ExplorerState:
     equations: EquationSource | None = None
     title: str = ""
     description: str = ""
+    model: str = ""
+    """The model file of a learned system, as a scene names it (empty for other systems)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(
@@ -171,12 +173,15 @@ class ExplorerState:
                         field_scaling=self.layers.scaling)
         system: str | System = self.system if self.equations is None else self.system.name
         return Scene(system=system, params=self.params, simulation=simulation, view=view,
-                     title=self.title, description=self.description, equations=self.equations)
+                     title=self.title, description=self.description, equations=self.equations,
+                     model=self.model)
 
 
 def state_for_system(system: str | System, equations: EquationSource | None = None,
-                     params: Mapping[str, float] | None = None) -> ExplorerState:
-    """A fresh state for `system`: defaults, its bounds as the view, its example y0 as seed."""
+                     params: Mapping[str, float] | None = None,
+                     model: str = "") -> ExplorerState:
+    """A fresh state for `system`: defaults, its bounds as the view, its example y0 as seed
+    (`equations` or `model` say where a system that is not registered came from)."""
     sys_obj = get_system(system)
     if sys_obj.dimension < 2:
         raise InputError(f"system '{sys_obj.name}' has one state; the phase plane needs two")
@@ -184,7 +189,7 @@ def state_for_system(system: str | System, equations: EquationSource | None = No
     seeds = (tuple(sys_obj.y0),) if sys_obj.y0 is not None else ()
     return ExplorerState(system=sys_obj, params=dict(params or {}), solver=SolverSettings(),
                          view=_default_view(sys_obj, axes, {}), seeds=seeds,
-                         equations=equations)
+                         equations=equations, model=model)
 
 
 def state_from_scene(scene: Scene) -> ExplorerState:
@@ -212,7 +217,7 @@ def state_from_scene(scene: Scene) -> ExplorerState:
     return ExplorerState(system=system, params=scene.params, solver=solver, view=view,
                          layers=layers, seeds=tuple(sim.initial_conditions),
                          equations=scene.equations, title=scene.title,
-                         description=scene.description)
+                         description=scene.description, model=scene.model)
 
 
 def _default_view(system: System, axes: tuple[str, str],

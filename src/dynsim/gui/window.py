@@ -26,6 +26,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from dynsim.core.errors import DynsimError, InputError
+from dynsim.core.models import is_model_path, load_model
 from dynsim.core.plugins import active_plugins
 from dynsim.core.scene import Scene, load_scene
 from dynsim.core.system import System
@@ -66,8 +67,9 @@ Target = str | Path | Scene | System | None
 
 def initial_state(target: Target, settings: Settings | None = None) -> tuple[ExplorerState,
                                                                            Path | None]:
-    """The state for a TARGET (scene file, system name, `Scene`, `System`, or None: the last
-    system shown, else Lotka–Volterra) and the scene file it came from."""
+    """The state for a TARGET (scene file, learned model file, system name, `Scene`,
+    `System`, or None: the last system shown, else Lotka–Volterra) and the scene file it
+    came from."""
     if isinstance(target, Scene):
         return state_from_scene(target), None
     if isinstance(target, System):
@@ -77,6 +79,8 @@ def initial_state(target: Target, settings: Settings | None = None) -> tuple[Exp
         name = last if last in active_plugins().objects("systems") else DEFAULT_SYSTEM
         return state_for_system(name), None
     path = Path(target)
+    if is_model_path(path):
+        return state_for_system(load_model(path), model=str(path)), None
     if path.suffix.lower() == ".toml" or path.is_file():
         return state_from_scene(load_scene(path)), path
     return state_for_system(str(target)), None
@@ -101,7 +105,7 @@ class Window(QtWidgets.QMainWindow):
         self._selected = -1
         self._closing = False
         self.typed: dict[str, ExplorerState] = {}
-        """Systems typed as equations (or given as `System`s) this session, by name."""
+        """Systems typed as equations, learned models or `System`s shown this session."""
         self._build()
         self.model.subscribe(self._model_changed)
         self._model_changed(self.model.state, "system")
@@ -265,8 +269,8 @@ class Window(QtWidgets.QMainWindow):
         """Show another system with its defaults (trajectories are cleared)."""
         try:
             typed = self.typed.get(system) if isinstance(system, str) else None
-            state = state_for_system(typed.system, typed.equations, typed.params) if typed \
-                else state_for_system(system)
+            state = state_for_system(typed.system, typed.equations, typed.params,
+                                     typed.model) if typed else state_for_system(system)
             self.model.replace(state, "system")
         except DynsimError as exc:
             self.report(str(exc))
