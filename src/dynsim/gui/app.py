@@ -60,11 +60,13 @@ class Settings:
 
     @property
     def recent(self) -> list[str]:
-        """Recently opened or saved scene files, newest first."""
+        """Recently opened or saved scene files that still exist, newest first (entries
+        that are not paths of files, e.g. from a corrupt settings file, are left out)."""
         value = self._settings.value("recent", [])
         items = [value] if isinstance(value, str) else value
-        return [v for v in items if isinstance(v, str)][:MAX_RECENT] \
-            if isinstance(items, list) else []
+        if not isinstance(items, list):
+            return []
+        return [v for v in items if isinstance(v, str) and os.path.isfile(v)][:MAX_RECENT]
 
     def add_recent(self, path: str) -> None:
         """Put `path` first in the recent files."""
