@@ -20,10 +20,7 @@ def _wait(runner: JobRunner, timeout: float = 10.0) -> None:
     QtWidgets.QApplication.processEvents()
 
 
-def test_only_the_running_and_the_newest_request_run_and_only_the_newest_is_delivered(qapp):
-    runner = JobRunner()
-    started, results, threads = [], [], []
-
+def _slow(started):
     def work(n):
         def run(token, progress):
             started.append(n)
@@ -32,6 +29,13 @@ def test_only_the_running_and_the_newest_request_run_and_only_the_newest_is_deli
                 time.sleep(0.005)
             return n
         return run
+    return work
+
+
+def test_only_the_running_and_the_newest_request_run_and_only_the_newest_is_delivered(qapp):
+    runner = JobRunner(patience=0.0)
+    started, results, threads = [], [], []
+    work = _slow(started)
 
     def deliver(value):
         results.append(value)
@@ -43,6 +47,35 @@ def test_only_the_running_and_the_newest_request_run_and_only_the_newest_is_deli
     _wait(runner)
     assert started == [0, 4]  # 1..3 were replaced while waiting
     assert results == [4] and threads == [True]
+
+
+def test_a_superseded_job_younger_than_the_patience_finishes_and_is_delivered(qapp):
+    runner = JobRunner(patience=0.5)
+    results = []
+
+    def quick(n):
+        def run(token, progress):
+            time.sleep(0.1)
+            return (n, token.cancelled)
+        return run
+
+    for n in range(3):  # requests 20 ms apart: the first is left to finish, 1 is replaced
+        runner.submit("field", quick(n), results.append, lambda e: None)
+        time.sleep(0.02)
+    _wait(runner)
+    assert results == [(0, False), (2, False)]
+
+
+def test_a_superseded_job_older_than_the_patience_is_cancelled(qapp):
+    runner = JobRunner(patience=0.1)
+    started, results = [], []
+    runner.submit("field", _slow(started)(0), results.append, lambda e: None)
+    time.sleep(0.2)
+    begin = time.monotonic()
+    runner.submit("field", lambda token, progress: "newest", results.append, lambda e: None)
+    _wait(runner)
+    assert results == ["newest"] and started == [0]
+    assert time.monotonic() - begin < 1.0  # the slow one stopped at once, not after 2 s
 
 
 def test_errors_reach_the_error_handler_and_growing_jobs_deliver_every_part(qapp):

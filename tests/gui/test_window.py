@@ -188,6 +188,9 @@ def test_export_image_png_and_svg_hold_the_picture(window, tmp_path):
 
     root = ET.parse(tmp_path / "plane.svg").getroot()
     assert root.tag.endswith("svg") and len(list(root.iter())) > 100
+    # tick labels stay text (the axes' pixmap caches are not used for vector output)
+    texts = {"".join(e.itertext()).strip() for e in root.iter() if e.tag.endswith("text")}
+    assert {"1", "2", "3", "x", "y"} <= texts
 
 
 def test_export_csv_reads_back_as_the_drawn_trajectories(window, tmp_path):

@@ -246,17 +246,22 @@ def _refine(bound: BoundSystem, jac: Callable[[np.ndarray], np.ndarray], point: 
 
 def _merge(roots: np.ndarray, residuals: np.ndarray,
            side: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct roots (best residual first within each group) and how many roots each got."""
-    scaled = roots / side
-    kept = np.empty(len(roots), dtype=int)
-    hits = np.zeros(len(roots), dtype=int)
-    count = 0
-    for k in np.argsort(residuals, kind="stable"):
-        near = np.flatnonzero(np.all(np.abs(scaled[kept[:count]] - scaled[k]) <= MERGE_TOL,
-                                     axis=-1))
-        if near.size:
-            hits[near[0]] += 1
-        else:
-            kept[count], hits[count] = k, 1
-            count += 1
-    return roots[kept[:count]], hits[:count]
+    """Distinct roots (best residual first within each group) and how many roots each got.
+
+    Greedy, in order of residual: the best root not yet claimed is kept and claims every
+    unclaimed root within `MERGE_TOL` of it (one vectorised pass per distinct root).
+    """
+    order = np.argsort(residuals, kind="stable")
+    scaled = roots[order] / side
+    unclaimed = np.ones(len(roots), dtype=bool)
+    kept: list[int] = []
+    hits: list[int] = []
+    while unclaimed.any():
+        k = int(np.argmax(unclaimed))  # the best unclaimed root
+        rest = np.flatnonzero(unclaimed)
+        near = rest[np.all(np.abs(scaled[rest] - scaled[k]) <= MERGE_TOL, axis=-1)]
+        unclaimed[near] = False
+        unclaimed[k] = False
+        kept.append(int(order[k]))
+        hits.append(int(near.size + (k not in near)))
+    return roots[np.array(kept, dtype=int)], np.array(hits, dtype=int)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -103,7 +105,27 @@ def svg_bytes(widget: QtWidgets.QWidget) -> bytes:
     generator.setViewBox(QtCore.QRect(0, 0, widget.width(), widget.height()))
     generator.setTitle("dynsim phase plane")
     painter = QtGui.QPainter(generator)
-    widget.render(painter)
+    with _uncached(widget):
+        widget.render(painter)
     painter.end()
     buffer.close()
     return bytes(data.data())
+
+
+_NO_CACHE = QtWidgets.QGraphicsItem.CacheMode.NoCache
+
+
+@contextmanager
+def _uncached(widget: QtWidgets.QWidget) -> Iterator[None]:
+    """Scene items drawn afresh, not from their pixmap caches (an SVG keeps text and lines
+    as vectors only when they are painted into it)."""
+    cached = [(item, item.cacheMode()) for view in widget.findChildren(QtWidgets.QGraphicsView)
+              + ([widget] if isinstance(widget, QtWidgets.QGraphicsView) else [])
+              for item in view.scene().items() if item.cacheMode() != _NO_CACHE]
+    for item, _ in cached:
+        item.setCacheMode(_NO_CACHE)
+    try:
+        yield
+    finally:
+        for item, mode in cached:
+            item.setCacheMode(mode)

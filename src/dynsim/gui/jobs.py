@@ -1,10 +1,15 @@
 """Jobs: the window's computations, run in worker threads, newest request wins.
 
 Each job has a key (one per layer: "field", "trajectories", ...). Submitting a key whose job
-is still running cancels it (its `CancelToken`; its result is dropped when it arrives) and
-queues the new request; only the newest queued request of a key runs next, so a dragged
-slider never piles up work. Results are delivered on the GUI thread, and only if still
-current. Workers are superqt's (`FunctionWorker`, `GeneratorWorker` for results that grow).
+is still running queues the new request; only the newest queued request of a key runs
+next, so a dragged slider never piles up work. The stale running job is cancelled (its
+`CancelToken`; its result is dropped when it arrives) once it is older than the runner's
+`patience` (`LIVE_PATIENCE`); a younger one finishes and is drawn. So while a slider
+moves every frame, each layer shows the newest complete picture the workers could compute
+(cancelling every job at the next mouse event would show none until the slider stops),
+and a slow job is abandoned for the newest request. Results are delivered on the GUI
+thread, and only if still current. Workers are superqt's (`FunctionWorker`,
+`GeneratorWorker` for results that grow).
 
 The jobs run on the runner's own pool with one thread by default: the layers' computations
 are Python loops over small numpy arrays that hold the GIL, and two of them in parallel
@@ -23,6 +28,9 @@ from PySide6 import QtCore
 from superqt.utils import FunctionWorker, GeneratorWorker
 
 from dynsim.core.cancel import CancelToken
+
+LIVE_PATIENCE = 0.3
+"""Seconds after its submission during which a superseded job is left to finish."""
 
 Work = Callable[[CancelToken, Callable[[float], None]], Any]
 """A job: called in a worker with its cancel token and a progress(fraction) callback;
@@ -95,8 +103,10 @@ class JobRunner(QtCore.QObject):
 
     activity = QtCore.Signal()
 
-    def __init__(self, parent: QtCore.QObject | None = None, threads: int = 1) -> None:
+    def __init__(self, parent: QtCore.QObject | None = None, threads: int = 1,
+                 patience: float = LIVE_PATIENCE) -> None:
         super().__init__(parent)
+        self.patience = patience
         self.pool = QtCore.QThreadPool(self)
         self.pool.setMaxThreadCount(threads)
         self._running: dict[str, _Running] = {}
@@ -106,7 +116,8 @@ class JobRunner(QtCore.QObject):
     def submit(self, key: str, work: Work, on_result: Callable[[Any], None],
                on_error: Callable[[BaseException], None], *, growing: bool = False,
                label: str = "") -> None:
-        """Run `work` for `key`, replacing any older request of the same key.
+        """Run `work` for `key`, replacing any older request of the same key (the running
+        one is cancelled if older than `patience`, else left to finish).
 
         `on_result` gets each result (each partial one too when `growing`); `on_error` the
         exception a job raised. Both run on the GUI thread.
@@ -116,7 +127,8 @@ class JobRunner(QtCore.QObject):
         request = _Request(work, on_result, on_error, growing, label or key)
         running = self._running.get(key)
         if running is not None:
-            running.stop()
+            if time.monotonic() - running.started >= self.patience:
+                running.stop()
             self._queued[key] = request
             return
         self._start(key, request)

@@ -57,6 +57,10 @@ VIEW_SETTLE_MS = 40
 JOB_ORDER = ("field", "nullclines", "equilibria", "trajectories", "streamlines")
 """Jobs run one after another (`dynsim.gui.jobs`), the quick layers first so they follow a
 slider at once."""
+FRAME_HOLD_MS = 100
+"""While the jobs of a change run, the phase plane and the trajectory panel are repainted
+when all of them are done, or this long after the change (then as results arrive): one
+repaint per picture instead of one per layer, which took as long as the layers' numbers."""
 PARTIAL_EVERY = 0.15
 """Seconds between two drawings of trajectories that are still growing (the first partial
 result waits this long too, so quick runs are drawn once, complete)."""
@@ -137,6 +141,8 @@ class Window(QtWidgets.QMainWindow):
         self._view_timer.timeout.connect(self._view_settled)
         self._refresh_timer = QtCore.QTimer(self, singleShot=True, interval=0)
         self._refresh_timer.timeout.connect(self._refresh)
+        self._hold_timer = QtCore.QTimer(self, singleShot=True, interval=FRAME_HOLD_MS)
+        self._hold_timer.timeout.connect(self._release_paint)
 
         report = self.report
         self.picker = SystemPicker(self.choose_system)
@@ -195,6 +201,7 @@ class Window(QtWidgets.QMainWindow):
         self._status_timer.timeout.connect(self._show_activity)
         self._status_timer.start()
         self.jobs.activity.connect(self._show_activity)
+        self.jobs.activity.connect(lambda: self.jobs.busy or self._release_paint())
 
     def _build_menus(self) -> None:
         keys = QtGui.QKeySequence
@@ -324,6 +331,7 @@ class Window(QtWidgets.QMainWindow):
 
     def export_image(self, path: str | Path, size: tuple[int, int] | None = None) -> None:
         """Write the phase plane as PNG or SVG (by extension)."""
+        self._release_paint()
         export_image(self.plane, path, size)
 
     def overlay_csv(self, path: str | Path) -> None:
@@ -412,6 +420,24 @@ class Window(QtWidgets.QMainWindow):
                 continue
             self._dirty.discard(layer)
             getattr(self, f"_submit_{layer}")(state)
+        if self.jobs.busy:
+            self._hold_paint()
+
+    def _held_widgets(self) -> tuple[QtWidgets.QWidget, ...]:
+        return (self.plane, self.trajectory_panel)
+
+    def _hold_paint(self) -> None:
+        """Keep the picture as it is until the jobs are done (see `FRAME_HOLD_MS`)."""
+        if not self._hold_timer.isActive() and self.plane.updatesEnabled():
+            for widget in self._held_widgets():
+                widget.setUpdatesEnabled(False)
+            self._hold_timer.start()
+
+    def _release_paint(self) -> None:
+        self._hold_timer.stop()
+        for widget in self._held_widgets():
+            if not widget.updatesEnabled():
+                widget.setUpdatesEnabled(True)
 
     def _submit_field(self, state: ExplorerState) -> None:
         scaled = state.layers.scaling == "speed"
