@@ -110,6 +110,8 @@ class PluginSet:
     def __init__(self, records: list[PluginRecord], entries: dict[str, dict[str, Entry]],
                  conflicts: dict[str, dict[str, list[str]]]) -> None:
         self.records = records
+        self.plugin_dirs: tuple[Path, ...] = ()
+        """The folders given to `load_plugins` (not those found in the environment)."""
         self._entries = entries
         self._conflicts = conflicts
 
@@ -170,6 +172,7 @@ def load_plugins(
     candidates += _directory_candidates(dirs)
     candidates += _direct_candidates(extra)
     _active = _Loader(disabled).run(candidates)
+    _active.plugin_dirs = tuple(dirs[:len(plugin_dirs)])
     return _active
 
 

@@ -90,9 +90,13 @@ class _Running(QtCore.QObject):
         self.deleteLater()
 
     def stop(self) -> None:
-        """Ask the job to stop; whatever it still delivers is dropped."""
+        """Ask the job to stop (its token); whatever it still delivers is dropped.
+
+        The worker is not told to quit: superqt would then leave a growing job's generator
+        suspended, never finished, and a job holding a compute process would keep it. Jobs
+        watch their token and end soon after it is cancelled.
+        """
         self.token.cancel()
-        self.worker.quit()
 
 
 class JobRunner(QtCore.QObject):

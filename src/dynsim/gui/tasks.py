@@ -154,6 +154,34 @@ def trajectories_of(state: ExplorerState, cancel: CancelToken | None = None,
     yield TrajectoryRun(forward, backward, True)
 
 
+@dataclass(frozen=True)
+class Growing:
+    """The results of a job that grows: partial ones, the final one last."""
+
+    parts: Iterator[TrajectoryRun]
+
+
+LayerResult = (DirectionField | Streamlines | Nullclines | Growing
+               | tuple[EquilibriumSearch, tuple[Separatrix, ...]])
+
+
+def run_task(kind: str, state: ExplorerState, cancel: CancelToken | None = None,
+             progress: Callable[[float], None] | None = None,
+             separatrices: bool = False) -> LayerResult:
+    """Compute one layer job of the window: "field", "streamlines", "nullclines",
+    "equilibria" (with the separatrices if asked) or "trajectories" (`Growing`).
+
+    The window's worker threads and its compute processes both run jobs through here.
+    """
+    if kind == "trajectories":
+        return Growing(trajectories_of(state, cancel, progress))
+    if kind == "equilibria":
+        search = equilibria_of(state)
+        return search, separatrices_of(state, search) if separatrices else ()
+    compute = {"field": field_of, "streamlines": streamlines_of, "nullclines": nullclines_of}
+    return compute[kind](state)  # type: ignore[no-any-return]
+
+
 def trajectories_now(state: ExplorerState) -> TrajectoryRun:
     """The finished trajectories of every seed, in one call (for rendering)."""
     if not state.seeds:

@@ -17,14 +17,17 @@ jobs of the layers it affects (`dynsim.gui.jobs`); results are drawn by `Portrai
 
 from __future__ import annotations
 
+import collections
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from dynsim.core.cancel import CancelToken
 from dynsim.core.errors import DynsimError, InputError
 from dynsim.core.models import is_model_path, load_model
 from dynsim.core.plugins import active_plugins
@@ -33,8 +36,9 @@ from dynsim.core.system import System
 from dynsim.core.trajectories import Trajectories
 from dynsim.gui import tasks
 from dynsim.gui.app import Settings, ensure_app
+from dynsim.gui.compute import compute_pool
 from dynsim.gui.exports import export_image, export_trajectories, exporter_filters
-from dynsim.gui.jobs import JobRunner
+from dynsim.gui.jobs import JobRunner, Work
 from dynsim.gui.layers import PortraitLayers, equilibrium_text
 from dynsim.gui.model import (
     FALLBACK_LIMITS,
@@ -101,7 +105,7 @@ class Window(QtWidgets.QMainWindow):
         self.model = ExplorerModel(state)
         self.path: Path | None = path
         self.modified = False
-        self.jobs = JobRunner(self)
+        self.jobs = JobRunner(self, threads=1 + (compute_pool().size > 1))
         self.run: tasks.TrajectoryRun | None = None
         self.measured: list[Trajectories] = []
         self._zoom_history: list[tuple[tuple[float, float], tuple[float, float]]] = []
@@ -201,7 +205,7 @@ class Window(QtWidgets.QMainWindow):
         self._status_timer.timeout.connect(self._show_activity)
         self._status_timer.start()
         self.jobs.activity.connect(self._show_activity)
-        self.jobs.activity.connect(lambda: self.jobs.busy or self._release_paint())
+        self.jobs.activity.connect(self._jobs_changed)
 
     def _build_menus(self) -> None:
         keys = QtGui.QKeySequence
@@ -423,6 +427,11 @@ class Window(QtWidgets.QMainWindow):
         if self.jobs.busy:
             self._hold_paint()
 
+    def _jobs_changed(self) -> None:
+        if not self.jobs.busy:
+            self._release_paint()
+            compute_pool().start()  # after the first picture, which it would slow down
+
     def _held_widgets(self) -> tuple[QtWidgets.QWidget, ...]:
         return (self.plane, self.trajectory_panel)
 
@@ -441,38 +450,34 @@ class Window(QtWidgets.QMainWindow):
 
     def _submit_field(self, state: ExplorerState) -> None:
         scaled = state.layers.scaling == "speed"
-        self.jobs.submit("field", lambda token, progress: tasks.field_of(state),
+        self.jobs.submit("field", self._job("field", state),
                          lambda f: self.layers.draw_field(f, self._pixel(), scaled),
                          self._failed("direction field",
                                       lambda: self.layers.draw_field(None, (1.0, 1.0), False)),
                          label="direction field")
 
     def _submit_streamlines(self, state: ExplorerState) -> None:
-        self.jobs.submit("streamlines", lambda token, progress: tasks.streamlines_of(state),
+        self.jobs.submit("streamlines", self._job("streamlines", state),
                          self.layers.draw_streamlines,
                          self._failed("streamlines", lambda: self.layers.draw_streamlines(None)),
                          label="streamlines")
 
     def _submit_nullclines(self, state: ExplorerState) -> None:
-        self.jobs.submit("nullclines", lambda token, progress: tasks.nullclines_of(state),
+        self.jobs.submit("nullclines", self._job("nullclines", state),
                          self.layers.draw_nullclines,
                          self._failed("nullclines", lambda: self.layers.draw_nullclines(None)),
                          label="nullclines")
 
     def _submit_equilibria(self, state: ExplorerState) -> None:
         axes = _axes(state)
-        with_separatrices = state.layers.visible["separatrices"]
-
-        def work(token: object, progress: object) -> tuple[object, tuple[object, ...]]:
-            search = tasks.equilibria_of(state)
-            return search, tasks.separatrices_of(state, search) if with_separatrices else ()
 
         def draw(result: tuple[object, tuple[object, ...]]) -> None:
             search, seps = result
             self.layers.draw_equilibria(search, axes)  # type: ignore[arg-type]
             self.layers.draw_separatrices(seps, axes)  # type: ignore[arg-type]
 
-        self.jobs.submit("equilibria", work, draw,
+        self.jobs.submit("equilibria", self._job(
+            "equilibria", state, separatrices=state.layers.visible["separatrices"]), draw,
                          self._failed("equilibria", lambda: draw((None, ()))),
                          label="equilibria and separatrices")
 
@@ -502,9 +507,25 @@ class Window(QtWidgets.QMainWindow):
             self.layers.draw_trajectories(None, axes)
 
         self.trajectory_panel.show_list(state.seeds, state.system.states, None)
-        self.jobs.submit("trajectories", lambda token, progress: tasks.trajectories_of(
-            state, token, progress), draw, self._failed("trajectories", clear), growing=True,
-            label="trajectories")
+        self.jobs.submit("trajectories", self._job("trajectories", state), draw,
+                         self._failed("trajectories", clear), growing=True,
+                         label="trajectories")
+
+    def _job(self, kind: str, state: ExplorerState, **extra: bool) -> Work:
+        """The work of layer job `kind` (`tasks.run_task`), in a compute process when one
+        can rebuild the system (`dynsim.gui.compute`), else in the worker thread."""
+        pool = compute_pool()
+
+        def work(token: CancelToken, progress: Callable[[float], None]) -> Any:
+            def here() -> Iterator[Any]:
+                result = tasks.run_task(kind, state, token, progress, **extra)
+                return result.parts if isinstance(result, tasks.Growing) else iter([result])
+
+            results = pool.run(kind, state, token, progress, here, **extra)
+            if kind == "trajectories":
+                return results
+            return collections.deque(results, maxlen=1).pop()  # the final result
+        return work
 
     def _failed(self, what: str, clear: Callable[[], None]) -> Callable[[BaseException], None]:
         """An error handler for a layer's job: say what failed, clear the layer."""

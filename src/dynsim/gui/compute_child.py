@@ -1,0 +1,148 @@
+"""A compute process of the app (see `dynsim.gui.compute`): `python -P -m
+dynsim.gui.compute_child FD [PLUGIN_DIR ...]`.
+
+It loads the plugins as the window did, answers `ready` on the socket FD, then runs one job
+at a time: ("run", job, kind, spec, state, extra) -> "progress"/"part" messages, then
+"done" or "error"; ("cancel", job) cancels it; ("quit",) or a closed socket ends it. No Qt
+is imported here.
+"""
+
+from __future__ import annotations
+
+import queue
+import socket
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from dynsim.core.cancel import CancelToken
+from dynsim.core.errors import DynsimError
+from dynsim.core.models import load_model
+from dynsim.core.plugins import active_plugins, load_plugins
+from dynsim.core.system import System
+from dynsim.gui import tasks
+from dynsim.gui.compute import SystemMismatch, SystemSpec, dumps, loads, probe
+
+PART_EVERY = 0.1
+"""Seconds between two partial results sent while a job grows."""
+
+
+class Child:
+    """The job loop of one compute process."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.requests: queue.Queue[tuple[Any, ...] | None] = queue.Queue()
+        self.current: tuple[int, CancelToken] | None = None
+        self.lock = threading.Lock()
+        self.systems: dict[Any, System] = {}
+
+    def listen(self) -> None:
+        """Read messages: jobs are queued, cancels applied at once."""
+        try:
+            while True:
+                message = self.conn.recv()
+                if message[0] == "cancel":
+                    with self.lock:
+                        if self.current is not None and self.current[0] == message[1]:
+                            self.current[1].cancel()
+                elif message[0] == "run":
+                    self.requests.put(message)
+                else:
+                    break
+        except (EOFError, OSError):
+            pass
+        self.requests.put(None)
+
+    def serve(self) -> None:
+        """Run jobs until told to quit."""
+        threading.Thread(target=self.listen, daemon=True).start()
+        self.conn.send(("ready",))
+        while (request := self.requests.get()) is not None:
+            _, job, kind, spec_bytes, state_bytes, extra = request
+            token = CancelToken()
+            with self.lock:
+                self.current = (job, token)
+            try:
+                self.run(job, kind, loads(spec_bytes, None), state_bytes, extra, token)  # type: ignore[arg-type]
+            except Exception as exc:  # sent to the window, which reports it
+                self.send(("error", job, _portable(exc)))
+            finally:
+                with self.lock:
+                    self.current = None
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        try:
+            self.conn.send(message)
+        except OSError:
+            sys.exit(0)
+
+    def run(self, job: int, kind: str, spec: SystemSpec, state_bytes: bytes,
+            extra: dict[str, Any], token: CancelToken) -> None:
+        try:
+            system = self.system(spec)
+        except DynsimError as exc:
+            raise SystemMismatch(f"the compute process cannot build the system: {exc}") \
+                from None
+        state = loads(state_bytes, system)
+        if probe(system, state.params) != spec[-1]:
+            raise SystemMismatch(f"the compute process's '{system.name}' is not the window's")
+        last = [0.0]
+
+        def progress(fraction: float) -> None:
+            now = time.monotonic()
+            if now - last[0] > PART_EVERY / 2:
+                last[0] = now
+                self.send(("progress", job, fraction))
+
+        result = tasks.run_task(kind, state, token, progress, **extra)
+        if not isinstance(result, tasks.Growing):
+            self.send(("done", job, dumps(result)))
+            return
+        sent, final = 0.0, None
+        for final in result.parts:
+            now = time.monotonic()
+            if now - sent >= PART_EVERY:
+                sent = now
+                self.send(("part", job, dumps(final)))
+        self.send(("done", job, dumps(final)))
+
+    def system(self, spec: SystemSpec) -> System:
+        """The system `spec` names (built once per spec)."""
+        key = repr(spec[:-1])
+        if key not in self.systems:
+            kind = spec[0]
+            if kind == "name":
+                built = active_plugins().get("systems", spec[1])
+            elif kind == "model":
+                built = load_model(spec[1])
+            else:
+                source, name, defaults = spec[1], spec[2], spec[3]
+                built = source.build(name, defaults)
+            self.systems[key] = built
+        return self.systems[key]
+
+
+def _portable(exc: BaseException) -> bytes:
+    """`exc` pickled, or a `DynsimError` with its message if it does not pickle."""
+    try:
+        data = dumps(exc)
+        loads(data, None)  # type: ignore[arg-type]
+        return data
+    except Exception:
+        return dumps(DynsimError(f"{type(exc).__name__}: {exc}"))
+
+
+def main(argv: list[str]) -> int:
+    """Serve jobs on the socket whose descriptor is argv[0]."""
+    conn = Connection(socket.socket(fileno=int(argv[0])).detach())
+    load_plugins(argv[1:])
+    Child(conn).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
+
