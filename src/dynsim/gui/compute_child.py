@@ -9,6 +9,7 @@ is imported here.
 
 from __future__ import annotations
 
+import os
 import queue
 import socket
 import sys
@@ -25,6 +26,9 @@ from dynsim.core.system import System
 from dynsim.gui import tasks
 from dynsim.gui.compute import SystemMismatch, SystemSpec, dumps, loads, probe
 
+NICENESS = 5
+"""A compute process yields the CPU to the window: the GUI thread, which only draws, is
+never kept waiting for a core by the jobs it asked for."""
 PART_EVERY = 0.1
 """Seconds between two partial results sent while a job grows."""
 
@@ -101,7 +105,7 @@ class Child:
         if not isinstance(result, tasks.Growing):
             self.send(("done", job, dumps(result)))
             return
-        sent, final = 0.0, None
+        sent, final = time.monotonic(), None  # a quick run sends only its end
         for final in result.parts:
             now = time.monotonic()
             if now - sent >= PART_EVERY:
@@ -138,6 +142,7 @@ def _portable(exc: BaseException) -> bytes:
 def main(argv: list[str]) -> int:
     """Serve jobs on the socket whose descriptor is argv[0]."""
     conn = Connection(socket.socket(fileno=int(argv[0])).detach())
+    os.nice(NICENESS)
     load_plugins(argv[1:])
     Child(conn).serve()
     return 0

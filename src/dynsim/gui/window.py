@@ -59,8 +59,11 @@ DOCK_WIDTH, DOCK_HEIGHT = 230, 190
 """Initial sizes of the side docks and the trajectory dock, in pixels."""
 VIEW_SETTLE_MS = 40
 JOB_ORDER = ("field", "nullclines", "equilibria", "trajectories", "streamlines")
-"""Jobs run one after another (`dynsim.gui.jobs`), the quick layers first so they follow a
-slider at once."""
+"""The order jobs start in when they run one after another (`dynsim.gui.jobs`): the quick
+layers first, so they follow a slider at once."""
+PARALLEL_JOB_ORDER = ("trajectories", "field", "nullclines", "equilibria", "streamlines")
+"""The order with two compute processes: the trajectories (the longest job) in one, the
+quick layers one after another in the other."""
 FRAME_HOLD_MS = 100
 """While the jobs of a change run, the phase plane and the trajectory panel are repainted
 when all of them are done, or this long after the change (then as results arrive): one
@@ -416,7 +419,8 @@ class Window(QtWidgets.QMainWindow):
     def _refresh(self) -> None:
         state = self.model.state
         visible = state.layers.visible
-        for layer in sorted(self._dirty, key=JOB_ORDER.index):
+        order = PARALLEL_JOB_ORDER if compute_pool().ready > 1 else JOB_ORDER
+        for layer in sorted(self._dirty, key=order.index):
             if layer != "equilibria" and not visible[layer]:
                 continue  # computed when switched on
             if layer == "equilibria" and not (visible["equilibria"] or
