@@ -50,3 +50,19 @@ def test_only_saddles_get_branches_and_only_one_dimensional_manifolds():
     branches = separatrices("lorenz", origin, duration=1.0)
     assert [b.kind for b in branches] == ["unstable", "unstable"]
     assert branches[0].eigenvalue == pytest.approx((-11 + np.sqrt(81 + 4 * 280)) / 2)
+
+
+def test_a_fixed_step_solver_takes_dt_and_stays_on_the_manifold(curved_saddle):
+    (saddle,) = find_equilibria(curved_saddle).equilibria
+
+    def worst(dt):
+        branches = separatrices(curved_saddle, [saddle], box=BOX, solver="rk4", dt=dt)
+        unstable = [b for b in branches if b.kind == "unstable"]
+        assert len(unstable) == 2
+        for branch in unstable:
+            assert np.abs(branch.y[:, 0]).max() == pytest.approx(2.0, abs=1e-6)
+        return max(np.abs(b.y[:, 1] - b.y[:, 0] ** 2 / 3).max() for b in unstable)
+
+    fine, coarse = worst(1e-2), worst(2e-1)
+    assert fine < 1e-6  # rk4 at dt 0.01 stays on y = x^2 / 3
+    assert coarse > 5 * fine  # dt reached the solver (the default step would give one value)
