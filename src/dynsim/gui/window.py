@@ -551,9 +551,9 @@ class Window(QtWidgets.QMainWindow):
         vb = self.plane.view_box
         (x0, x1), (y0, y1) = vb.viewRange()
         if not (_close((x0, x1), state.view.xlim) and _close((y0, y1), state.view.ylim)):
-            was = vb.blockSignals(True)
+            # (not with signals blocked: the axes and the items' transform follow the
+            # range through them; `_view_settled` then finds the model's view unchanged)
             vb.setRange(xRange=state.view.xlim, yRange=state.view.ylim, padding=0)
-            vb.blockSignals(was)
         x, y = state.view.axes
         self.plane.plot_item.setLabel("bottom", x)
         self.plane.plot_item.setLabel("left", y)
