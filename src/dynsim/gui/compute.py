@@ -118,23 +118,28 @@ def probe(system: System, params: Any) -> list[float] | None:
     return value.reshape(-1).tolist()
 
 
-def system_spec(state: ExplorerState) -> SystemSpec | None:
-    """How a child process rebuilds `state.system`, or None if it cannot."""
+def system_reference(state: ExplorerState) -> tuple[Any, ...] | None:
+    """What names `state.system` for a child process (no probe; no rhs call), or None."""
     system = state.system
-    value = probe(system, state.params)
-    if value is None:
-        return None
     if state.model:
-        return ("model", os.path.abspath(state.model), value)
+        return ("model", os.path.abspath(state.model))
     if state.equations is not None:
         defaults = {name: p.default for name, p in system.params.items()}
-        return ("equations", state.equations, system.name, defaults, value)
+        return ("equations", state.equations, system.name, defaults)
     plugins = active_plugins()
     entry = plugins.entries("systems").get(system.name)
     direct = {r.name for r in plugins.records if r.origin == "direct"}
     if entry is not None and entry.obj is system and entry.plugin not in direct:
-        return ("name", system.name, value)
+        return ("name", system.name)
     return None
+
+
+def system_spec(state: ExplorerState) -> SystemSpec | None:
+    """How a child process rebuilds `state.system` (its reference and the probe), or None
+    if it cannot."""
+    reference = system_reference(state)
+    value = probe(state.system, state.params) if reference is not None else None
+    return None if value is None else (*reference, value)  # type: ignore[misc]
 
 
 # -- the parent's side ----------------------------------------------------------------------
@@ -293,7 +298,13 @@ class ComputePool:
     @property
     def ready(self) -> int:
         """How many compute processes are running."""
-        return len(self._all)
+        return sum(p.alive() for p in list(self._all))
+
+    def can_run(self, state: ExplorerState) -> bool:
+        """Whether jobs for `state` would run in compute processes now (without calling
+        its rhs: the GUI thread asks this)."""
+        return self.ready > 0 and _fingerprint(active_plugins()) == self._plugins and \
+            system_reference(state) is not None
 
     @property
     def jobs(self) -> int:
@@ -305,6 +316,7 @@ class ComputePool:
         self.start()
         end = time.monotonic() + timeout
         while self.available and self.ready < self.size and time.monotonic() < end:
+            self._reap()
             time.sleep(0.05)
         return self.ready == self.size
 
@@ -324,6 +336,7 @@ class ComputePool:
             **extra: Any) -> Iterator[Any]:
         """The results of job `kind` for `state` (partial ones first), from a compute
         process, or from `local()` (an iterator) when none can do it."""
+        self._reap()
         if self.ready and _fingerprint(active_plugins()) != self._plugins:
             self._restart()  # other plugins were loaded: the children must load them too
         spec = self.spec(state) if self.ready else None
@@ -331,9 +344,8 @@ class ComputePool:
             with self._local:
                 yield from local()
             return
-        try:
-            process = self._idle.get(timeout=STOP_SECONDS)
-        except queue.Empty:  # every process is busy ending a job: compute it here
+        process = self._take()
+        if process is None:  # every process is busy ending a job, or gone: compute it here
             with self._local:
                 yield from local()
             return
@@ -349,6 +361,19 @@ class ComputePool:
             else:
                 self._replace(process)
 
+    def _take(self) -> ComputeProcess | None:
+        """An idle live process (dead ones are replaced), or None after `STOP_SECONDS`."""
+        end = time.monotonic() + STOP_SECONDS
+        while (left := end - time.monotonic()) > 0:
+            try:
+                process = self._idle.get(timeout=left)
+            except queue.Empty:
+                return None
+            if process.alive():
+                return process
+            self._replace(process)
+        return None
+
     def _restart(self) -> None:
         self.close()
         self._specs.clear()
@@ -359,9 +384,15 @@ class ComputePool:
 
     def _replace(self, dead: ComputeProcess) -> None:
         with self._lock:
-            if dead in self._all:
-                self._all.remove(dead)
+            if dead not in self._all:
+                return  # replaced already
+            self._all.remove(dead)
         threading.Thread(target=self._launch, args=(1,), daemon=True).start()
+
+    def _reap(self) -> None:
+        """Replace the processes that died while idle."""
+        for process in [p for p in list(self._all) if not p.alive()]:
+            self._replace(process)
 
     def close(self) -> None:
         """End every compute process."""

@@ -108,7 +108,7 @@ class Window(QtWidgets.QMainWindow):
         self.model = ExplorerModel(state)
         self.path: Path | None = path
         self.modified = False
-        self.jobs = JobRunner(self, threads=1 + (compute_pool().size > 1))
+        self.jobs = JobRunner(self)
         self.run: tasks.TrajectoryRun | None = None
         self.measured: list[Trajectories] = []
         self._zoom_history: list[tuple[tuple[float, float], tuple[float, float]]] = []
@@ -419,7 +419,10 @@ class Window(QtWidgets.QMainWindow):
     def _refresh(self) -> None:
         state = self.model.state
         visible = state.layers.visible
-        order = PARALLEL_JOB_ORDER if compute_pool().ready > 1 else JOB_ORDER
+        # two jobs at once only in two compute processes; here they run one after another
+        parallel = compute_pool().ready > 1 and compute_pool().can_run(state)
+        self.jobs.pool.setMaxThreadCount(2 if parallel else 1)
+        order = PARALLEL_JOB_ORDER if parallel else JOB_ORDER
         for layer in sorted(self._dirty, key=order.index):
             if layer != "equilibria" and not visible[layer]:
                 continue  # computed when switched on
