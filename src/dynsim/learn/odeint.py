@@ -70,12 +70,14 @@ def odeint(func: Func, y0: Any, t: torch.Tensor, method: Any = None, rtol: Any =
                                                     adjoint_rtol, adjoint_atol,
                                                     adjoint_method, adjoint_options, params)
         problem_args = (f, state, forward, backward, params, adjoint_opts, callbacks,
-                        Callbacks(func, "_adjoint"))
+                        Callbacks(func, "_adjoint"), adjoint_params is None)
     else:
-        if adjoint_params is not None or adjoint_options is not None \
+        scipy = forward.spec.kind == SCIPY
+        if (adjoint_params is not None and not scipy) or adjoint_options is not None \
                 or adjoint_method is not None:
             raise InputError("adjoint_params, adjoint_method and adjoint_options need "
-                             "adjoint=True (or odeint_adjoint)")
+                             "adjoint=True (or odeint_adjoint); adjoint_params also serves "
+                             "method='scipy_solver'")
         problem_args = None
     if event_fn is not None:
         return _until_event(f, state, t, forward, state.wrap(event_fn), callbacks,
@@ -85,7 +87,8 @@ def odeint(func: Func, y0: Any, t: torch.Tensor, method: Any = None, rtol: Any =
     if problem_args is not None:
         ys = _adjoint(problem_args, state.y0, t)
     elif forward.spec.kind == SCIPY:
-        ys = _adjoint(_scipy_problem(func, f, state, forward, callbacks), state.y0, t)
+        ys = _adjoint(_scipy_problem(func, f, state, t, forward, callbacks, adjoint_params),
+                      state.y0, t)
     else:
         ys = _differentiable(f, state, t, forward, callbacks)
     return state.solution(ys)
@@ -276,21 +279,24 @@ def _adjoint_tolerance(label: str, given: Any, forward: Tol, state: State,
 
 def _adjoint(problem_args: tuple[Any, ...], y0: torch.Tensor, t: torch.Tensor
              ) -> torch.Tensor:
-    f, state, forward, backward, params, adjoint_opts, callbacks, adjoint_callbacks = \
-        problem_args
-    problem = AdjointProblem(f, state, t, forward, backward, params, adjoint_opts, callbacks,
-                             adjoint_callbacks)
-    return adjoint_odeint(problem, y0, t, params)
+    problem = AdjointProblem(*problem_args[:2], t, *problem_args[2:])
+    return adjoint_odeint(problem, y0, t, problem_args[4])
 
 
-def _scipy_problem(func: Any, f: Any, state: State, forward: Settings,
-                   callbacks: Callbacks) -> tuple[Any, ...]:
-    """scipy_solver under backprop: differentiated by the adjoint method with scipy."""
-    params = tuple(p for p in func.parameters() if p.requires_grad) \
-        if isinstance(func, torch.nn.Module) else ()
+def _scipy_problem(func: Any, f: Any, state: State, t: torch.Tensor, forward: Settings,
+                   callbacks: Callbacks, adjoint_params: Iterable[torch.Tensor] | None
+                   ) -> tuple[Any, ...]:
+    """scipy_solver under backprop: differentiated by the adjoint method with scipy, for
+    `adjoint_params` (default: the parameters of an nn.Module func; the backward pass then
+    warns of any other tensor requiring grad that func uses)."""
+    if adjoint_params is not None:
+        params = _adjoint_params(func, adjoint_params)
+    else:
+        params = tuple(p for p in func.parameters() if p.requires_grad) \
+            if isinstance(func, torch.nn.Module) else ()
     return (f, state, forward, forward, params,
             {"norm": default_norm(state, forward.norm, False)}, callbacks,
-            Callbacks(func, "_adjoint"))
+            Callbacks(func, "_adjoint"), adjoint_params is None)
 
 
 def _until_event(f: Any, state: State, t: torch.Tensor, forward: Settings, event_fn: Any,
