@@ -100,6 +100,7 @@ class AdjointProblem:
         self.adjoint_options = adjoint_options
         self.callbacks, self.adjoint_callbacks = callbacks, adjoint_callbacks
         self.check_untracked = check_untracked
+        self.params = params  # (the leaves themselves: saved tensors may come back as others)
 
     def forward_solve(self, y0: torch.Tensor) -> torch.Tensor:
         """The forward outputs (T, *shape), without a graph."""
@@ -166,7 +167,7 @@ class _Backward:
                 return torch.cat([z.new_zeros(1), fy.reshape(-1), torch.zeros_like(z[o[2]:])])
             if self.problem.check_untracked:
                 self.problem.check_untracked = False  # (once: the first call)
-                _warn_untracked(fy, (y, *self.params))
+                _warn_untracked(fy, (y, *self.problem.params))
             vjps = torch.autograd.grad(fy, (y, *self.params), -z[o[2]:o[3]].view(shape),
                                        allow_unused=True)
         out = [z.new_zeros(1), fy.detach().reshape(-1)]
