@@ -69,6 +69,22 @@ def test_steps_pass_the_last_output_time_as_in_torchdiffeq(method):
     assert end == pytest.approx(fb.steps[-1][0] + fb.steps[-1][1], rel=1e-9)
 
 
+def test_max_num_steps_counts_the_steps_to_each_output_time_as_torchdiffeq():
+    from dynsim.core.errors import IntegrationError
+
+    y0 = torch.tensor([1.0, 0.2], dtype=F64)
+    many = torch.linspace(0.0, 6.0, 61, dtype=F64)  # each interval takes a step or two
+    options = {"max_num_steps": 4}
+    (a, fa), (b, _) = (solve(lib, y0, many, rtol=1e-6, options=options)
+                       for lib in (ours, torchdiffeq))
+    assert len(fa.steps) > 4
+    torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+    with pytest.raises(IntegrationError, match="max_num_steps = 4"):
+        solve(ours, y0, many[[0, -1]], rtol=1e-6, options=options)
+    with pytest.raises(AssertionError, match="max_num_steps"):
+        solve(torchdiffeq, y0, many[[0, -1]], rtol=1e-6, options=options)
+
+
 def test_dopri8_takes_the_same_number_of_steps():
     """dopri8's first error estimate is near rounding (its weights are large), so its steps
     agree to ~1e-6 relative rather than 1e-12; the outputs agree to the tolerance."""

@@ -38,7 +38,8 @@ ADAPTIVE_KEYS = {
     "safety": "adaptive methods: the step-size controller's safety factor (0.9)",
     "ifactor": "adaptive methods: the largest step growth factor (10)",
     "dfactor": "adaptive methods: the smallest step shrink factor (0.2)",
-    "max_num_steps": "adaptive methods: attempted steps allowed (default 2**31 - 1)",
+    "max_num_steps": "adaptive methods: attempted steps allowed before each output time "
+                     "(default 2**31 - 1)",
     "dtype": "adaptive methods: the dtype of times and step sizes (float64; float32 applies "
              "to float32 states)",
 }

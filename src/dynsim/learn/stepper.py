@@ -3,19 +3,23 @@
 torchdiffeq treats the whole state as one system (one step size, one error norm), so the
 batched engine's per-trajectory bookkeeping (index sets, compaction, events) would be pure
 overhead here. This module steps a single state (any shape) instead, reusing the numerics
-pieces: the tableau's FSAL form and dense-output coefficients (`ButcherTableau.matrices`),
-the I controller's constants, Hairer's initial step, the error-norm combination, the
-and the minimum step (`dynsim.numerics.controller`). Fixed-grid methods run in
-`dynsim.learn.fixed_grid`.
+pieces: the tableau's FSAL form and dense-output coefficients (`ButcherTableau.matrices`,
+laid out by `dynsim.learn.rk_method`, which also holds torchdiffeq's own form of some
+methods), the I controller's constants, Hairer's initial step, the error-norm combination
+and the minimum step (`dynsim.numerics.controller`). It takes torchdiffeq's steps: the
+initial step in the error norm in use and not capped by the span, steps past the last
+output time, stage times in the state's precision, times and step sizes in float32 with
+options['dtype'] = torch.float32. Fixed-grid methods run in `dynsim.learn.fixed_grid`.
 
 The state keeps its shape, so func sees the stage inputs without reshapes around it. One
 accumulator per step holds every linear combination of the stages the step needs (stage
 inputs, dense output, error estimate; see `Method`): each stage adds its k to all of them
 with one `addcmul`, so autograd records three cheap nodes per stage. Step-size control runs
 without a graph, on host floats, with one host sync per step. Outputs inside a step come
-from the method's dense output, summed in the Bernstein basis; with a `jump` (the adjoint
-pass) every output time is a stop the steps land on exactly, where the state may be
-replaced. The options of torchdiffeq's adaptive solvers apply (`Settings`): min/max step,
+from the method's dense output, summed in the Bernstein basis; tolerances are numbers or
+per element (`dynsim.learn.tolerance`). With a `jump` (the adjoint pass) every output
+time is a stop the steps land on exactly, where the state may be replaced. The options of
+torchdiffeq's adaptive solvers apply (`Settings`): min/max step,
 `step_t` and `jump_t` stops (after a jump func is evaluated again just past it), the
 controller's safety and factors, a callable norm, the callbacks; a stage at the end of a
 step is evaluated just before it (torchdiffeq's perturbation, which keeps each step on one
@@ -229,14 +233,16 @@ class _Run:
             if self.sign0 == 0.0:
                 self.event_time = t
                 return torch.cat([self.outputs[0], y.reshape(1, self.n)])
-        attempts = 0
+        attempts, reached = 0, self.next  # attempts since the last output (torchdiffeq's count)
         callbacks, settings = self.callbacks, self.settings
         while self.next < len(times):
+            if self.next != reached:
+                attempts, reached = 0, self.next
             if attempts >= settings.max_steps:
                 raise IntegrationError(
                     f"odeint reached max_num_steps = {settings.max_steps} at t = {t:.6g} "
-                    f"of {self.t_end:g}; the problem may be stiff, or raise "
-                    f"options['max_num_steps']")
+                    f"before the output time {times[self.next]:g}; the problem may be stiff, "
+                    f"or raise options['max_num_steps']")
             attempts += 1
             h = self.h
             if not settings.min_step <= abs(h) <= settings.max_step:
