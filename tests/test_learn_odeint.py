@@ -59,7 +59,8 @@ def test_every_method_matches_the_closed_form(method):
     tight = 1e-8 if method == "bosh3" else 1e-10  # (bosh3 needs many steps below)
     out = odeint(rotation, y0, t, method=method, rtol=tight, atol=tight, options=options)
     assert out.shape == (9, 2, 2) and out.dtype == torch.float64
-    tol = {"euler": 1e-2, "midpoint": 1e-3, "heun": 1e-3, "bosh3": 1e-6}.get(method, 1e-8)
+    # bosh3: torchdiffeq's quartic dense output through the second-order midpoint value
+    tol = {"euler": 1e-2, "midpoint": 1e-3, "heun": 1e-3, "bosh3": 2e-5}.get(method, 1e-8)
     torch.testing.assert_close(out, rotation_exact(y0, t), rtol=0, atol=tol)
     assert torch.equal(out[0], y0)
 
@@ -300,14 +301,16 @@ def test_dense_output_rows_are_the_methods_interpolant(method):
     """The stepper's Bernstein rows give the same interpolant as `stage_weights`."""
     np = pytest.importorskip("numpy")
     from dynsim.learn.options import settings
-    from dynsim.learn.stepper import Method
+    from dynsim.learn.rk_method import Method
     from dynsim.numerics.dense import stage_weights
 
     s = settings(method, 1e-6, 1e-9, None)
     m = Method(s, torch.zeros(1, dtype=torch.float64))
     rows = m._columns.numpy().T[m.dense_row:m.error_row]  # (P, J)
     theta = np.array([0.0, 0.1, 0.37, 0.5, 0.99, 1.0])
-    expected = stage_weights(s.tableau.matrices.dense, theta).T  # (m, J)
+    expected = stage_weights(m.dense, theta).T  # (m, J)
+    if s.spec.mid is None:  # the tableau's own interpolant
+        np.testing.assert_array_equal(m.dense, s.tableau.matrices.dense)
     got = np.array([m.bernstein(th) for th in theta]) @ rows
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-13)
 

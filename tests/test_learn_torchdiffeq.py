@@ -324,8 +324,11 @@ def test_misused_grid_options_raise_clear_errors(options, message):
     ({"options": {"norm": "rms"}}, "norm'] must be a function"),
     ({"options": {"max_step": 0.0}}, "max_step'] must be > min_step"),
     ({"method": "dopri7"}, "unknown method 'dopri7'"),
-    ({"rtol": torch.tensor([1e-6, 1e-7])}, "rtol must be one number"),
-    ({"atol": (1e-6, 1e-7)}, "atol must be one number"),
+    ({"rtol": torch.tensor([1e-6, 1e-7, 1e-8])}, "rtol of shape .3,. does not broadcast"),
+    ({"atol": (1e-6, -1e-7)}, "atol must be finite and >= 0"),
+    ({"rtol": torch.tensor(1e-6, requires_grad=True)}, "rtol cannot require gradient"),
+    ({"rtol": 0.0, "atol": torch.tensor([1e-9, 0.0])}, "cannot both be zero"),
+    ({"adjoint": True, "adjoint_rtol": (1e-6, 1e-7, 1e-8)}, "adjoint_rtol of shape .3,."),
     ({"adjoint": True, "adjoint_method": "euler", "options": {"first_step": 0.1}},
      "give adjoint_options too"),
 ])

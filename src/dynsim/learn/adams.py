@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from dynsim.learn import tolerance
 from dynsim.learn.options import Settings
 
 MIN_ORDER = 4
@@ -60,7 +61,7 @@ class Adams:
                  ) -> None:
         self.implicit = settings.spec.implicit
         self.max_iters, self.max_order = settings.max_iters, settings.max_order
-        self.rtol, self.atol = settings.rtol, settings.atol
+        self.rtol, self.atol = (tolerance.like(v, y0) for v in (settings.rtol, settings.atol))
         self.history: deque[torch.Tensor] = deque(maxlen=max(self.max_order - 1, 1))
         self.last_t: float | None = None
         self.rk_step = rk_step

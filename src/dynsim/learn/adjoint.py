@@ -26,6 +26,7 @@ entry is the norm of the backward pass, which may be replaced before `backward()
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -88,7 +89,9 @@ class AdjointProblem:
     def __init__(self, func: Func, state: State, t: torch.Tensor, forward: Settings,
                  backward: Settings, params: tuple[torch.Tensor, ...],
                  adjoint_options: dict[str, Any], callbacks: Callbacks,
-                 adjoint_callbacks: Callbacks) -> None:
+                 adjoint_callbacks: Callbacks, check_untracked: bool = False) -> None:
+        """`check_untracked`: the parameters are the default ones, so the backward pass
+        warns of other tensors requiring grad that func uses (`untracked`)."""
         self.func, self.state, self.shape = func, state, state.y0.shape
         self.t = t.detach()
         self.times = host_times(t)
@@ -96,6 +99,8 @@ class AdjointProblem:
         self.sizes = [p.numel() for p in params]
         self.adjoint_options = adjoint_options
         self.callbacks, self.adjoint_callbacks = callbacks, adjoint_callbacks
+        self.check_untracked = check_untracked
+        self.params = params  # (the leaves themselves: saved tensors may come back as others)
 
     def forward_solve(self, y0: torch.Tensor) -> torch.Tensor:
         """The forward outputs (T, *shape), without a graph."""
@@ -160,6 +165,9 @@ class _Backward:
             fy = func(t.detach(), y)
             if not fy.requires_grad:  # func depends on neither y nor the parameters
                 return torch.cat([z.new_zeros(1), fy.reshape(-1), torch.zeros_like(z[o[2]:])])
+            if self.problem.check_untracked:
+                self.problem.check_untracked = False  # (once: the first call)
+                _warn_untracked(fy, (y, *self.problem.params))
             vjps = torch.autograd.grad(fy, (y, *self.params), -z[o[2]:o[3]].view(shape),
                                        allow_unused=True)
         out = [z.new_zeros(1), fy.detach().reshape(-1)]
@@ -220,3 +228,33 @@ class _Backward:
                 grad_t[0] = -(a0 * slopes[0]).sum()
         return (a0 + self.grad_ys[0]).reshape(problem.shape), grad_params, grad_t
 
+
+def untracked(out: torch.Tensor, known: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    """The leaves of `out`'s autograd graph (tensors requiring grad that it depends on)
+    other than `known`."""
+    ids = {id(k) for k in known}
+    found: dict[int, torch.Tensor] = {}
+    seen: set[int] = set()
+    stack = [out.grad_fn] if out.grad_fn is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        leaf = getattr(node, "variable", None)  # AccumulateGrad: a leaf requiring grad
+        if leaf is not None and id(leaf) not in ids:
+            found[id(leaf)] = leaf
+        stack.extend(child for child, _ in node.next_functions if child is not None)
+    return list(found.values())
+
+
+def _warn_untracked(out: torch.Tensor, known: tuple[torch.Tensor, ...]) -> None:
+    """Warn that the gradients of tensors `out` depends on beyond `known` are left out."""
+    missing = untracked(out, known)
+    if missing:
+        shapes = ", ".join(str(tuple(m.shape)) for m in missing)
+        warnings.warn(f"odeint: the adjoint pass gives no gradient for {len(missing)} "
+                      f"tensor(s) requiring grad that func uses but are not its parameters "
+                      f"(shapes {shapes}): pass them with func's parameters as "
+                      f"adjoint_params=(...), or make them parameters of an nn.Module func",
+                      stacklevel=2)

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from dynsim.core.errors import InputError, IntegrationError
+from dynsim.learn import tolerance
 from dynsim.learn.methods import ADAMS, IMPLICIT
 from dynsim.learn.options import Settings
 from dynsim.learn.stepper import NO_CALLBACKS, Callbacks
@@ -56,7 +57,9 @@ class Stepper:
         elif settings.spec.kind == IMPLICIT:
             from dynsim.learn.implicit import ImplicitStep
 
-            self.multistep = ImplicitStep(tableau, settings.rtol, settings.atol,
+            flat = y0.reshape(-1)  # (the Newton iteration works on flat stages)
+            self.multistep = ImplicitStep(tableau, tolerance.like(settings.rtol, flat),
+                                          tolerance.like(settings.atol, flat),
                                           settings.max_iters, y0)
 
     def call(self, func: Func, t: torch.Tensor, y: torch.Tensor, toward: float | None
@@ -187,7 +190,8 @@ def solve_until(func: Func, y0: torch.Tensor, t0: torch.Tensor, direction: float
             else:
                 def interpolant(s: torch.Tensor, a: Any = (t0, t1, y, y1)) -> Any:
                     return linear(*a, s)
-            return bisect(interpolant, sign0, t0, t1, event_fn, settings.atol)
+            return bisect(interpolant, sign0, t0, t1, event_fn,
+                          tolerance.smallest(settings.atol))
         t0, y = t1, y1
     raise IntegrationError(f"odeint: no event within {MAX_EVENT_STEPS} steps of step_size "
                            f"{settings.step_size:g}")

@@ -93,8 +93,9 @@ IMPLICIT_METHODS = {t.name: t for t in IMPLICIT_TABLEAUS}
 class ImplicitStep:
     """The steps of one implicit method: `step(owner, func, t0, dt, t1, y0) -> (dy, f0)`."""
 
-    def __init__(self, tableau: ImplicitTableau, rtol: float, atol: float, max_iters: int,
-                 like: torch.Tensor) -> None:
+    def __init__(self, tableau: ImplicitTableau, rtol: float | torch.Tensor,
+                 atol: float | torch.Tensor, max_iters: int, like: torch.Tensor) -> None:
+        """`rtol`, `atol`: numbers, or tensors of the flattened state's shape."""
         self.tableau, self.rtol, self.atol = tableau, rtol, atol
         self.max_iters = max(max_iters, MAX_NEWTON)
         self.a = torch.tensor(tableau.a, dtype=like.dtype, device=like.device)

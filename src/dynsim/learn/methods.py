@@ -29,6 +29,8 @@ class MethodSpec:
     kind: str
     tableau: Any = None  # a ButcherTableau, or an ImplicitTableau
     implicit: bool = False  # Adams: with the Moulton corrector
+    carry_last: bool = False  # adaptive: torchdiffeq's form (`tableaus.TORCHDIFFEQ_FORM`)
+    mid: tuple[float, ...] | None = None  # adaptive: quartic dense output through this
 
     @property
     def grid(self) -> bool:
@@ -51,7 +53,7 @@ def lookup(method: Any) -> MethodSpec:
     if method is None:
         method = "dopri5"
     if isinstance(method, ButcherTableau):
-        return _from_tableau(method.name, method)
+        return _from_tableau(method.name, method, named=False)
     if not isinstance(method, str):
         raise InputError(f"method must be a method name such as 'dopri5', got {method!r}")
     if method in ("explicit_adams", "implicit_adams", "fixed_adams"):
@@ -85,8 +87,14 @@ def _shampine(dopri5: ButcherTableau) -> ButcherTableau:
     return cached[1]
 
 
-def _from_tableau(name: str, tableau: ButcherTableau) -> MethodSpec:
-    return MethodSpec(name, ADAPTIVE if tableau.adaptive else FIXED, tableau)
+def _from_tableau(name: str, tableau: ButcherTableau, named: bool = True) -> MethodSpec:
+    """The spec of a tableau; looked up by a torchdiffeq name (`named`), in its form."""
+    if not tableau.adaptive:
+        return MethodSpec(name, FIXED, tableau)
+    form = tableaus.TORCHDIFFEQ_FORM.get(name) if named else None
+    if form is None:
+        return MethodSpec(name, ADAPTIVE, tableau)
+    return MethodSpec(name, ADAPTIVE, tableau, carry_last=form[0], mid=form[1])
 
 
 def _registered_names() -> list[str]:

@@ -17,13 +17,14 @@ from typing import Any
 import torch
 
 from dynsim.core.errors import InputError
-from dynsim.learn import events, fixed_grid, stepper
+from dynsim.learn import events, fixed_grid, stepper, tolerance
 from dynsim.learn.adjoint import AdjointProblem, adjoint_odeint, default_norm, tuple_norm
 from dynsim.learn.integrate import host_times, integrate, real_dtype, timed
 from dynsim.learn.methods import ADAPTIVE, SCIPY
-from dynsim.learn.options import Settings, settings, tolerances, with_options
+from dynsim.learn.options import Settings, settings, with_options
 from dynsim.learn.state import State
 from dynsim.learn.stepper import Callbacks
+from dynsim.learn.tolerance import Tol
 
 Func = Callable[[torch.Tensor, Any], Any]
 """func(t, y): `t` a scalar tensor, `y` of y0's shape (or a tuple); returns dy/dt alike."""
@@ -69,12 +70,14 @@ def odeint(func: Func, y0: Any, t: torch.Tensor, method: Any = None, rtol: Any =
                                                     adjoint_rtol, adjoint_atol,
                                                     adjoint_method, adjoint_options, params)
         problem_args = (f, state, forward, backward, params, adjoint_opts, callbacks,
-                        Callbacks(func, "_adjoint"))
+                        Callbacks(func, "_adjoint"), adjoint_params is None)
     else:
-        if adjoint_params is not None or adjoint_options is not None \
+        scipy = forward.spec.kind == SCIPY
+        if (adjoint_params is not None and not scipy) or adjoint_options is not None \
                 or adjoint_method is not None:
             raise InputError("adjoint_params, adjoint_method and adjoint_options need "
-                             "adjoint=True (or odeint_adjoint)")
+                             "adjoint=True (or odeint_adjoint); adjoint_params also serves "
+                             "method='scipy_solver'")
         problem_args = None
     if event_fn is not None:
         return _until_event(f, state, t, forward, state.wrap(event_fn), callbacks,
@@ -84,7 +87,8 @@ def odeint(func: Func, y0: Any, t: torch.Tensor, method: Any = None, rtol: Any =
     if problem_args is not None:
         ys = _adjoint(problem_args, state.y0, t)
     elif forward.spec.kind == SCIPY:
-        ys = _adjoint(_scipy_problem(func, f, state, forward, callbacks), state.y0, t)
+        ys = _adjoint(_scipy_problem(func, f, state, t, forward, callbacks, adjoint_params),
+                      state.y0, t)
     else:
         ys = _differentiable(f, state, t, forward, callbacks)
     return state.solution(ys)
@@ -129,7 +133,7 @@ def odeint_dense(func: Func, y0: torch.Tensor, t0: Any, t1: Any, *, rtol: Any = 
     t = torch.stack([torch.as_tensor(t0, dtype=torch.float64).reshape(()),
                      torch.as_tensor(t1, dtype=torch.float64).reshape(())])
     t = _check_times(t, None)
-    forward = settings(method, rtol, atol, options)
+    forward = settings(method, rtol, atol, options, state.parts)
     if forward.spec.kind != ADAPTIVE:
         raise InputError(f"odeint_dense needs an adaptive method such as 'dopri5', got "
                          f"'{forward.spec.name}'")
@@ -162,7 +166,7 @@ def _check_times(t: Any, event_fn: Any) -> torch.Tensor:
 
 def _forward_settings(state: State, method: Any, rtol: Any, atol: Any,
                       options: Mapping[str, Any] | None) -> Settings:
-    out = settings(method, rtol, atol, options)
+    out = settings(method, rtol, atol, options, state.parts)
     if out.norm is not None and state.is_tuple:
         from dataclasses import replace
 
@@ -240,8 +244,11 @@ def _backward_settings(state: State, forward: Settings, method: Any,
     if norm is not None and not isinstance(norm, str) and not callable(norm):
         raise InputError(f"adjoint_options['norm'] must be 'seminorm', 'mixed' or a "
                          f"function, got {norm!r}")
-    b_rtol, b_atol = tolerances(forward.rtol if rtol is None else rtol,
-                                forward.atol if atol is None else atol)
+    b_rtol, b_atol = (_adjoint_tolerance(label, given, own, state, params) for label, given, own
+                      in (("adjoint_rtol", rtol, forward.rtol),
+                          ("adjoint_atol", atol, forward.atol)))
+    if tolerance.both_zero(b_rtol, b_atol):
+        raise InputError("adjoint_rtol and adjoint_atol cannot both be zero")
     backward = with_options(forward, adjoint_method, b_rtol, b_atol, opts or None)
     if norm is None or isinstance(norm, str):
         norm = default_norm(state, forward.norm, norm == "seminorm")
@@ -250,23 +257,46 @@ def _backward_settings(state: State, forward: Settings, method: Any,
     return backward, {**opts, "norm": norm}
 
 
+def _adjoint_tolerance(label: str, given: Any, forward: Tol, state: State,
+                       params: tuple[torch.Tensor, ...]) -> Tol:
+    """An adjoint tolerance over the augmented state (t_a, y, a, *a_theta).
+
+    As in torchdiffeq, a tuple (or 1-D tensor) of 3 + len(params) tolerances gives one per
+    part; any other value means what rtol/atol mean for y0 and applies to y and a, the
+    parts t_a and a_theta taking its smallest value (torchdiffeq cannot take it there).
+    None: the forward tolerance.
+    """
+    n = state.y0.numel()
+    aug = [torch.Size([1]), torch.Size([n]), torch.Size([n]), *(p.shape for p in params)]
+    if given is None:
+        own = forward
+    elif tolerance.per_part(given, aug):
+        return tolerance.one(label, given, aug, True)
+    else:
+        own = tolerance.one(label, given, *state.parts)
+    return tolerance.widen(own, [1, n, n, *(p.numel() for p in params)], (1, 2))
+
+
 def _adjoint(problem_args: tuple[Any, ...], y0: torch.Tensor, t: torch.Tensor
              ) -> torch.Tensor:
-    f, state, forward, backward, params, adjoint_opts, callbacks, adjoint_callbacks = \
-        problem_args
-    problem = AdjointProblem(f, state, t, forward, backward, params, adjoint_opts, callbacks,
-                             adjoint_callbacks)
-    return adjoint_odeint(problem, y0, t, params)
+    problem = AdjointProblem(*problem_args[:2], t, *problem_args[2:])
+    return adjoint_odeint(problem, y0, t, problem_args[4])
 
 
-def _scipy_problem(func: Any, f: Any, state: State, forward: Settings,
-                   callbacks: Callbacks) -> tuple[Any, ...]:
-    """scipy_solver under backprop: differentiated by the adjoint method with scipy."""
-    params = tuple(p for p in func.parameters() if p.requires_grad) \
-        if isinstance(func, torch.nn.Module) else ()
+def _scipy_problem(func: Any, f: Any, state: State, t: torch.Tensor, forward: Settings,
+                   callbacks: Callbacks, adjoint_params: Iterable[torch.Tensor] | None
+                   ) -> tuple[Any, ...]:
+    """scipy_solver under backprop: differentiated by the adjoint method with scipy, for
+    `adjoint_params` (default: the parameters of an nn.Module func; the backward pass then
+    warns of any other tensor requiring grad that func uses)."""
+    if adjoint_params is not None:
+        params = _adjoint_params(func, adjoint_params)
+    else:
+        params = tuple(p for p in func.parameters() if p.requires_grad) \
+            if isinstance(func, torch.nn.Module) else ()
     return (f, state, forward, forward, params,
             {"norm": default_norm(state, forward.norm, False)}, callbacks,
-            Callbacks(func, "_adjoint"))
+            Callbacks(func, "_adjoint"), adjoint_params is None)
 
 
 def _until_event(f: Any, state: State, t: torch.Tensor, forward: Settings, event_fn: Any,

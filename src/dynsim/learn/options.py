@@ -17,8 +17,10 @@ from typing import Any
 import torch
 
 from dynsim.core.errors import InputError
-from dynsim.core.solver import check_step_options, check_tolerances
+from dynsim.core.solver import check_step_options
+from dynsim.learn import tolerance
 from dynsim.learn.methods import ADAMS, ADAPTIVE, FIXED, IMPLICIT, SCIPY, MethodSpec, lookup
+from dynsim.learn.tolerance import Tol
 from dynsim.numerics import controller as ctl
 
 GRID = {
@@ -36,8 +38,10 @@ ADAPTIVE_KEYS = {
     "safety": "adaptive methods: the step-size controller's safety factor (0.9)",
     "ifactor": "adaptive methods: the largest step growth factor (10)",
     "dfactor": "adaptive methods: the smallest step shrink factor (0.2)",
-    "max_num_steps": "adaptive methods: attempted steps allowed (default 2**31 - 1)",
-    "dtype": "adaptive methods: the dtype of times (dynsim always uses float64 on the host)",
+    "max_num_steps": "adaptive methods: attempted steps allowed before each output time "
+                     "(default 2**31 - 1)",
+    "dtype": "adaptive methods: the dtype of times and step sizes (float64; float32 applies "
+             "to float32 states)",
 }
 ADAMS_KEYS = {
     "max_iters": "implicit_adams, implicit methods: iterations per step (4; Newton: >= 10)",
@@ -61,6 +65,8 @@ DEFAULT_MAX_STEPS = 2**31 - 1
 """torchdiffeq's default `max_num_steps`."""
 
 Norm = Callable[[Any], Any]
+Parts = tuple[list[torch.Size], bool]
+"""A state's part shapes and whether it is a tuple (what per-part tolerances refer to)."""
 
 
 @dataclass(frozen=True)
@@ -68,8 +74,8 @@ class Settings:
     """Checked settings of one integration (forward, or the adjoint pass)."""
 
     spec: MethodSpec
-    rtol: float
-    atol: float
+    rtol: Tol
+    atol: Tol
     step_size: float | None = None
     grid_constructor: Callable[..., torch.Tensor] | None = None
     perturb: bool = False
@@ -86,6 +92,7 @@ class Settings:
     norm: Norm | None = None
     max_iters: int = 4
     max_order: int = 12
+    dtype: torch.dtype | None = None
     scipy: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -99,10 +106,12 @@ class Settings:
         return self.spec.kind == ADAPTIVE
 
 
-def settings(method: Any, rtol: Any, atol: Any, options: Mapping[str, Any] | None) -> Settings:
-    """`Settings` from `odeint`'s arguments; `InputError` for anything invalid."""
+def settings(method: Any, rtol: Any, atol: Any, options: Mapping[str, Any] | None,
+             parts: Parts | None = None) -> Settings:
+    """`Settings` from `odeint`'s arguments for a state of `parts` (its shapes and whether
+    it is a tuple; None: tolerances must be numbers); `InputError` for anything invalid."""
     spec = method if isinstance(method, MethodSpec) else lookup(method)
-    checked_rtol, checked_atol = tolerances(rtol, atol)
+    checked_rtol, checked_atol = tolerances(rtol, atol, parts)
     opts = _applicable(options, spec)
     values: dict[str, Any] = {}
     if "norm" in opts:
@@ -118,28 +127,23 @@ def settings(method: Any, rtol: Any, atol: Any, options: Mapping[str, Any] | Non
     return Settings(spec, checked_rtol, checked_atol, **values)
 
 
-def tolerances(rtol: Any, atol: Any) -> tuple[float, float]:
-    """rtol and atol as floats (`InputError` unless numbers >= 0, not both zero)."""
-    for label, value in (("rtol", rtol), ("atol", atol)):
-        if isinstance(value, torch.Tensor) and value.requires_grad:
-            raise InputError(f"{label} cannot require gradient")
-        if isinstance(value, tuple | list) or (isinstance(value, torch.Tensor)
-                                                 and value.numel() != 1):
-            raise InputError(f"{label} must be one number: per-element or per-part "
-                             f"tolerances are not supported (scale the state instead)")
+def tolerances(rtol: Any, atol: Any, parts: Parts | None = None) -> tuple[Tol, Tol]:
+    """rtol and atol checked (`InputError` unless >= 0, finite, not both zero): floats, or
+    per element of a state of `parts` (its shapes, and whether it is a tuple)."""
     if type(rtol) is float and type(atol) is float and rtol > 0 and atol >= 0:
         return rtol, atol
-    rtol_arr, atol_arr = check_tolerances(rtol, atol, 1)
-    return float(rtol_arr[0]), float(atol_arr[0])
+    if parts is None:
+        parts = ([torch.Size()], False)
+    return tolerance.resolve(rtol, atol, *parts)
 
 
-def with_options(base: Settings, method: Any, rtol: float, atol: float,
+def with_options(base: Settings, method: Any, rtol: Tol, atol: Tol,
                  options: Mapping[str, Any] | None) -> Settings:
-    """Settings of the adjoint pass: `method` (None: the forward one) with `options`."""
+    """Settings of the adjoint pass: `method` (None: the forward one) with `options` and
+    the (checked) tolerances."""
     spec = base.spec if method is None else lookup(method)
-    out = settings(spec, rtol, atol, options)
-    return out if method is not None or options is not None else replace(base, rtol=rtol,
-                                                                           atol=atol)
+    out = base if method is None and options is None else settings(spec, 1e-7, 1e-9, options)
+    return replace(out, rtol=rtol, atol=atol)
 
 
 def _applicable(options: Mapping[str, Any] | None, spec: MethodSpec) -> dict[str, Any]:
@@ -236,8 +240,11 @@ def _adaptive(opts: dict[str, Any]) -> dict[str, Any]:
             out[key] = _times(key, opts[key])
     if set(out.get("step_t", ())) & set(out.get("jump_t", ())):
         raise InputError("options['step_t'] and options['jump_t'] must not share times")
-    if "dtype" in opts and not isinstance(opts["dtype"], torch.dtype):
-        raise InputError(f"options['dtype'] must be a torch dtype, got {opts['dtype']!r}")
+    if "dtype" in opts:
+        if opts["dtype"] not in (torch.float32, torch.float64):
+            raise InputError(f"options['dtype'] must be torch.float32 or torch.float64, got "
+                             f"{opts['dtype']!r}")
+        out["dtype"] = opts["dtype"]
     return out
 
 

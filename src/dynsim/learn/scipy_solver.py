@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from dynsim.core.errors import IntegrationError
+from dynsim.learn import tolerance
 from dynsim.learn.options import Settings
 
 
@@ -35,7 +36,7 @@ def solve(func: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], y0: torch.
     start = y0.detach().cpu().numpy().reshape(-1)
     start = start.astype(np.complex128 if y0.is_complex() else np.float64)
     sol = solve_ivp(f, (float(times[0]), float(times[-1])), start, t_eval=times,
-                    rtol=settings.rtol, atol=settings.atol,
+                    rtol=tolerance.host(settings.rtol), atol=tolerance.host(settings.atol),
                     **{"min_step": 0.0, "max_step": np.inf, **settings.scipy})
     if sol.status != 0 or sol.y.shape[1] != len(times):
         raise IntegrationError(f"odeint: scipy_solver ({settings.scipy['method']}) failed: "

@@ -47,6 +47,11 @@ class State:
             raise InputError("y0 must hold at least one value")
 
     @property
+    def parts(self) -> tuple[list[torch.Size], bool]:
+        """The parts' shapes and whether y0 is a tuple (what tolerances are given over)."""
+        return list(self.shapes), self.is_tuple
+
+    @property
     def groups(self) -> list[int] | None:
         """The sizes of the parts whose RMS norms the default norm combines (None: one)."""
         return self.sizes if self.is_tuple and len(self.sizes) > 1 else None

@@ -3,19 +3,23 @@
 torchdiffeq treats the whole state as one system (one step size, one error norm), so the
 batched engine's per-trajectory bookkeeping (index sets, compaction, events) would be pure
 overhead here. This module steps a single state (any shape) instead, reusing the numerics
-pieces: the tableau's FSAL form and dense-output coefficients (`ButcherTableau.matrices`),
-the I controller's constants, Hairer's initial step, the error-norm combination, the
-and the minimum step (`dynsim.numerics.controller`). Fixed-grid methods run in
-`dynsim.learn.fixed_grid`.
+pieces: the tableau's FSAL form and dense-output coefficients (`ButcherTableau.matrices`,
+laid out by `dynsim.learn.rk_method`, which also holds torchdiffeq's own form of some
+methods), the I controller's constants, Hairer's initial step, the error-norm combination
+and the minimum step (`dynsim.numerics.controller`). It takes torchdiffeq's steps: the
+initial step in the error norm in use and not capped by the span, steps past the last
+output time, stage times in the state's precision, times and step sizes in float32 with
+options['dtype'] = torch.float32. Fixed-grid methods run in `dynsim.learn.fixed_grid`.
 
 The state keeps its shape, so func sees the stage inputs without reshapes around it. One
 accumulator per step holds every linear combination of the stages the step needs (stage
 inputs, dense output, error estimate; see `Method`): each stage adds its k to all of them
 with one `addcmul`, so autograd records three cheap nodes per stage. Step-size control runs
 without a graph, on host floats, with one host sync per step. Outputs inside a step come
-from the method's dense output, summed in the Bernstein basis; with a `jump` (the adjoint
-pass) every output time is a stop the steps land on exactly, where the state may be
-replaced. The options of torchdiffeq's adaptive solvers apply (`Settings`): min/max step,
+from the method's dense output, summed in the Bernstein basis; tolerances are numbers or
+per element (`dynsim.learn.tolerance`). With a `jump` (the adjoint pass) every output
+time is a stop the steps land on exactly, where the state may be replaced. The options of
+torchdiffeq's adaptive solvers apply (`Settings`): min/max step,
 `step_t` and `jump_t` stops (after a jump func is evaluated again just past it), the
 controller's safety and factors, a callable norm, the callbacks; a stage at the end of a
 step is evaluated just before it (torchdiffeq's perturbation, which keeps each step on one
@@ -33,7 +37,9 @@ import numpy as np
 import torch
 
 from dynsim.core.errors import IntegrationError
+from dynsim.learn import tolerance
 from dynsim.learn.options import Settings
+from dynsim.learn.rk_method import Method, method_for
 from dynsim.numerics import controller as ctl
 
 Timed = Callable[[float, torch.Tensor], torch.Tensor]
@@ -60,91 +66,18 @@ class Callbacks:
         self.any = any(c is not None for c in found)
 
     def __call__(self, which: Callable[..., Any] | None, t: float | torch.Tensor,
-                 y: torch.Tensor, h: float | torch.Tensor) -> None:
-        """Call `which` (one of the three) with (t, y, dt) as tensors, y as func sees it."""
+                 y: torch.Tensor, h: float | torch.Tensor,
+                 dtype: torch.dtype = torch.float64) -> None:
+        """Call `which` (one of the three) with (t, y, dt) as tensors (host floats in
+        `dtype`), y as func sees it, dt >= 0 also backwards in time (as torchdiffeq, which
+        integrates backwards in negated time)."""
         if which is not None:
-            which(*(v if isinstance(v, torch.Tensor) else
-                    torch.tensor(v, dtype=torch.float64, device=y.device) for v in (t,)),
-                  y if self.wrap is None else self.wrap(y),
-                  h if isinstance(h, torch.Tensor) else
-                  torch.tensor(h, dtype=torch.float64, device=y.device))
+            t, h = (v if isinstance(v, torch.Tensor) else
+                    torch.tensor(v, dtype=dtype, device=y.device) for v in (t, h))
+            which(t, y if self.wrap is None else self.wrap(y), h.abs())
 
 
 NO_CALLBACKS = Callbacks(None)
-
-
-_METHODS: dict[tuple[Any, ...], Method] = {}
-
-
-def method_for(settings: Settings, like: torch.Tensor) -> Method:
-    """The (cached) `Method` of the settings' tableau for `like`'s dtype and device."""
-    key = (id(settings.tableau), like.dtype, like.device)  # the Method keeps the tableau alive
-    method = _METHODS.get(key)
-    if method is None:
-        if len(_METHODS) > 64:
-            _METHODS.clear()
-        method = _METHODS[key] = Method(settings, like)
-    return method
-
-
-class Method:
-    """A tableau's FSAL form as tensors of one dtype and device, laid out for `_Run`.
-
-    One step keeps a single accumulator Z of shape (R, *state) whose rows are linear in the
-    stages: row i - 1 (1 <= i < S) holds the increment of stage i's input over y, h sum_j
-    A[i, j] k_j (row S-2: y_new - y), then those of the dense output's extra stages, the
-    dense output's polynomial coefficients h sum_j dense[j, p] k_j and the error estimates
-    h sum_j e_j k_j. Stage j adds its k_j to every row at once, Z += h G[:, j] k_j (one
-    `addcmul`), and stage i's input is y + Z[i - 1]: three autograd nodes per stage, no
-    stacking and no reshapes around func. The rows hold increments rather than y plus
-    them, so y is added once (rounding at |y| once, as with a single matrix product).
-    """
-
-    def __init__(self, settings: Settings, like: torch.Tensor) -> None:
-        self.tableau = settings.tableau
-        m = settings.tableau.matrices
-        self.stages, self.extra = m.stages, len(m.dense_c)
-        self.c, self.dense_c = m.c.tolist(), m.dense_c.tolist()
-        s, x, p = m.stages, self.extra, m.dense.shape[1]
-        errors = [w for w in (m.e, m.e_low) if w is not None]
-        self.dense_row, self.error_row = s - 1 + x, s - 1 + x + p  # the first of each
-        rows = np.zeros((s - 1 + x + p + len(errors), s + x))  # row r gets h G[r, j] k_j
-        rows[:s - 1, :s] = m.A[1:]
-        rows[s - 1:s - 1 + x] = m.dense_A
-        rows[self.dense_row:self.error_row] = _bernstein(p) @ m.dense.T
-        for i, w in enumerate(errors):
-            rows[self.error_row + i, :s] = w
-        self.rows = len(rows)
-        self.n_errors = len(errors)
-
-        def tensor(a: np.ndarray) -> torch.Tensor:
-            return torch.tensor(a, dtype=like.dtype, device=like.device)
-
-        self._columns = tensor(rows.T)  # (J, R)
-        # without autograd: the stages stacked as K (J, n), stage inputs y + h A[i, :i] K[:i]
-        # and the rows after the stage inputs as one product h G[S-1:, :S] K[:S]
-        self.a_rows = [tensor(m.A[i:i + 1, :i]) for i in range(s)]
-        self.tail = tensor(rows[s - 1:, :s])
-        self._shaped: dict[int, list[torch.Tensor]] = {}
-        self.degree = p
-        self._binomials = [(math.comb(p, q), q, p - q) for q in range(1, p + 1)]
-        # a non-finite end stage escapes error weights that ignore it: check it then
-        self.check_end = bool(errors) and all(w[-1] == 0 for w in errors)
-        self.exponent = 1.0 / (settings.tableau.error_order + 1)
-        self.end_stages = [i for i in range(1, m.stages) if m.c[i] == 1.0]
-
-    def bernstein(self, theta: float) -> list[float]:
-        """The Bernstein polynomials b_1 .. b_P of the dense output's degree P at `theta`."""
-        rest = 1.0 - theta
-        return [c * theta**q * rest**r for c, q, r in self._binomials]
-
-    def shaped(self, ndim: int) -> list[torch.Tensor]:
-        """The columns of G as (R, 1, ..., 1), to scale a stage of `ndim` dimensions."""
-        out = self._shaped.get(ndim)
-        if out is None:
-            shape = (self.rows,) + (1,) * ndim
-            out = self._shaped[ndim] = [col.reshape(shape) for col in self._columns]
-        return out
 
 
 def step_factor(err: float, exponent: float, capped: bool, safety: float = ctl.SAFETY,
@@ -162,18 +95,6 @@ def step_factor(err: float, exponent: float, capped: bool, safety: float = ctl.S
     else:
         factor = min(max(safety * err ** -exponent, dfactor), ifactor)
     return min(factor, 1.0) if capped else factor
-
-
-def _bernstein(degree: int) -> np.ndarray:
-    """(P, P) map from the coefficients of theta^1 .. theta^P to those of the Bernstein
-    polynomials b_1 .. b_P of degree P (b_q = C(P, q) theta^q (1 - theta)^(P - q)).
-
-    The dense output's monomial coefficients alternate in sign and reach ~10 times the
-    step's change; its Bernstein coefficients stay near the interpolant's values, and the
-    b_q are non-negative, so in float32 the interpolant is summed without cancellation.
-    """
-    return np.array([[math.comb(q, p) / math.comb(degree, p) if p <= q else 0.0
-                      for p in range(1, degree + 1)] for q in range(1, degree + 1)])
 
 
 def solve(f: Timed, y0: torch.Tensor, times: np.ndarray, settings: Settings,
@@ -275,11 +196,20 @@ class _Run:
         self.host = on_host(y0)
         if self.host and self.groups is not None:
             self.indicator_host = self.indicator.numpy()
-        self.rtol = settings.rtol
+        # tolerances: floats, or per element as tensors of y's shape and host arrays
+        self.rtol, self.atol = (tolerance.like(v, y0) for v in (settings.rtol, settings.atol))
+        self.uniform = isinstance(self.rtol, float) and isinstance(self.atol, float)
+        self.rtol_host, self.atol_host = tolerance.host(settings.rtol), \
+            tolerance.host(settings.atol)
         self.y0 = y0
-        self.time_list = times.tolist()
-        self.time_type = np.float32 if (y0.real if y0.is_complex() else y0).dtype in (
-            torch.float32, torch.float16, torch.bfloat16) else np.float64
+        real = y0.real.dtype if y0.is_complex() else y0.dtype
+        self.time_type = np.float32 if real in (torch.float32, torch.float16,
+                                                torch.bfloat16) else np.float64
+        # torchdiffeq's times and step sizes are in promote(options['dtype'], y's dtype)
+        self.clock = np.float32 if settings.dtype == torch.float32 and \
+            self.time_type is np.float32 else None
+        self.time_list = [self.tick(v) for v in times.tolist()]
+        self.time_dtype = torch.float64 if self.clock is None else torch.float32
         d, t0 = self.direction, float(times[0])
         self.step_stops = sorted((s for s in settings.step_t if (s - t0) * d > 0),
                                  key=lambda s: s * d)
@@ -290,51 +220,50 @@ class _Run:
 
     def run(self) -> torch.Tensor:
         """Step from times[0] to times[-1]; the states at all output times as (T, n)."""
-        times, y = self.times, self.y0
-        t = float(times[0])
+        times, y = self.time_list, self.y0
+        t = times[0]
         self.outputs: list[torch.Tensor] = [y.reshape(1, self.n)]  # joined at the end
         self.next = 1  # the next output index
         k = self.f(t, y)
-        if self.settings.first_step is None:
-            self.h = self._initial_step(t, y, k)  # (it checks y0 and f(t0, y0) are finite)
-        else:
-            self._check_start(t, y, k)
-            self.h = self._initial_step(t, y, k)
+        self._check_start(t, y, k)
+        self.h = self.tick(self._initial_step(t, y, k))
         if self.event is not None:
             with torch.no_grad():
                 self.sign0 = float(torch.sign(self.event(t, y)))
             if self.sign0 == 0.0:
                 self.event_time = t
                 return torch.cat([self.outputs[0], y.reshape(1, self.n)])
-        attempts = 0
+        attempts, reached = 0, self.next  # attempts since the last output (torchdiffeq's count)
         callbacks, settings = self.callbacks, self.settings
         while self.next < len(times):
+            if self.next != reached:
+                attempts, reached = 0, self.next
             if attempts >= settings.max_steps:
                 raise IntegrationError(
                     f"odeint reached max_num_steps = {settings.max_steps} at t = {t:.6g} "
-                    f"of {self.t_end:g}; the problem may be stiff, or raise "
-                    f"options['max_num_steps']")
+                    f"before the output time {times[self.next]:g}; the problem may be stiff, "
+                    f"or raise options['max_num_steps']")
             attempts += 1
             h = self.h
             if not settings.min_step <= abs(h) <= settings.max_step:
-                h = math.copysign(min(max(abs(h), settings.min_step), settings.max_step), h)
+                h = self.tick(math.copysign(min(max(abs(h), settings.min_step),
+                                                settings.max_step), h))
             if callbacks.step is not None:
-                callbacks(callbacks.step, t, y, h)
-            t_new, landing, jumped = self._target(t, h)
-            step = t_new - t
+                callbacks(callbacks.step, t, y, h, self.time_dtype)
+            t_new, step, landing, jumped = self._target(t, h)
             z, y_new, k_new = (self._stages_stacked if self.stacked else self._stages)(
                 t, step, y, k, t_new)
-            if not self._accept(t, t_new, y, z, y_new, k_new):
+            if not self._accept(t, step, y, z, y_new, k_new):
                 if callbacks.reject is not None:
-                    callbacks(callbacks.reject, t, y, step)
+                    callbacks(callbacks.reject, t, y, step, self.time_dtype)
                 continue
             if callbacks.accept is not None:
-                callbacks(callbacks.accept, t, y, step)
+                callbacks(callbacks.accept, t, y, step, self.time_dtype)
             if self.event is not None and self._crossed(t, step, t_new, y, z, y_new):
                 break
             self._emit(t, step, t_new, y, z, y_new)
             if self.record is not None:
-                self._record(t, step, y, z)
+                self._record(t, step, t_new, y, z)
             t, y, k = t_new, y_new, k_new
             if jumped:  # func changes at t: continue with its value just after it
                 k = self.f(self.nudge(t, t + self.direction), y)
@@ -342,6 +271,19 @@ class _Run:
                 y = self.jump(self.next - 1, y)
                 k = self.f(t, y)
         return torch.cat(self.outputs)
+
+    def stage_time(self, t: float, c: float, h: float) -> float:
+        """t + c h, in the precision func sees its time in (as torchdiffeq: float32 sums
+        for a float32 state)."""
+        if self.time_type is np.float64:
+            return t + c * h
+        kind = self.time_type
+        return float(kind(t) + kind(c) * kind(h))
+
+    def tick(self, value: float) -> float:
+        """`value` rounded to the precision of times and step sizes (float32 with
+        options['dtype'] = torch.float32 for a float32 state, as torchdiffeq; else float64)."""
+        return value if self.clock is None else float(self.clock(value))
 
     def nudge(self, t: float, toward: float) -> float:
         """The float next to t toward `toward` in the precision func sees its time in."""
@@ -357,74 +299,78 @@ class _Run:
             if self.method.extra:
                 z = self._dense_stages(t, h, y, z)
             lo, hi = t, t_new
-            count = math.ceil(math.log2(abs(h) / self.settings.atol)) if self.settings.atol \
-                else 60
+            atol = tolerance.smallest(self.settings.atol)
+            count = math.ceil(math.log2(abs(h) / atol)) if atol else 60
             for _ in range(max(count, 0)):
                 mid = 0.5 * (lo + hi)
-                value = self._dense(t, h, y, z, [mid])
+                value = self._dense(t, t_new - t, y, z, [mid])
                 if float(torch.sign(self.event(mid, value.view(y.shape)))) == self.sign0:
                     lo = mid
                 else:
                     hi = mid
         self.event_time = 0.5 * (lo + hi)
-        self.outputs.append(self._dense(t, h, y, z, [self.event_time]))
+        self.outputs.append(self._dense(t, t_new - t, y, z, [self.event_time]))
         return True
 
-    def _accept(self, t: float, t_new: float, y: torch.Tensor, z: torch.Tensor,
+    def _accept(self, t: float, step: float, y: torch.Tensor, z: torch.Tensor,
                 y_new: torch.Tensor, k_new: torch.Tensor) -> bool:
         """Whether the step is accepted; adaptive methods also choose the next step size."""
-        step = t_new - t
         settings = self.settings
         err, finite = self._error(y, z, y_new, k_new)
         accepted = finite and (err <= 1.0 or abs(step) <= settings.min_step)
         # torchdiffeq's controller: an accepted step never shrinks the next one
         shrink = 1.0 if finite and err < 1.0 else settings.dfactor
-        self.h = step * step_factor(err if finite else math.nan, self.method.exponent, False,
-                                    settings.safety, settings.ifactor, shrink)
+        self.h = self.tick(step * step_factor(err if finite else math.nan,
+                                              self.method.exponent, False, settings.safety,
+                                              settings.ifactor, shrink))
         if not accepted:
             floor = float(ctl.min_step(np.array([t]), 0.0)[0])
             if abs(self.h) < floor:
                 self._fail_small(t, self.h, floor, finite, y)
         return accepted
 
-    def _target(self, t: float, h: float) -> tuple[float, bool, bool]:
-        """The end of the next step, whether it lands on the next output time (a stop) and
-        whether on a `jump_t` time.
+    def _target(self, t: float, h: float) -> tuple[float, float, bool, bool]:
+        """The end of the next step, its size, whether it lands on the next output time (a
+        stop) and whether on a `jump_t` time.
 
-        Steps land on every output time with a `jump`, else only on the last, and on the
-        step_t and jump_t times.
+        Steps land on every output time with a `jump`, and on the step_t and jump_t times;
+        otherwise they step past output times (the outputs are interpolated), as torchdiffeq.
+        The size is h unless the step was cut short: with float32 times (options['dtype']),
+        t + h rounds, and as in torchdiffeq the state still advances by h.
         """
         d = self.direction
         for stops in (self.step_stops, self.jump_stops):
             while stops and (stops[0] - t) * d <= 0:
                 stops.pop(0)
-        stop = float(self.times[self.next if self.jump is not None else -1])
-        if (t + h - stop) * d >= 0:
-            t_new, landing = stop, True
-        else:
-            t_new, landing = t + h, False
+        t_new, landing = self.tick(t + h), False
+        if self.jump is not None:
+            stop = self.time_list[self.next]
+            if (t_new - stop) * d >= 0:
+                t_new, landing = stop, True
         jumped = False
         for stops, is_jump in ((self.step_stops, False), (self.jump_stops, True)):
             if stops and (t_new - stops[0]) * d > 0:
                 t_new, landing, jumped = stops[0], False, is_jump
             elif stops and t_new == stops[0]:
                 jumped = jumped or is_jump
-        return t_new, landing, jumped
+        free = t_new == self.tick(t + h)
+        return t_new, h if free else t_new - t, landing, jumped
 
     # -- one step -------------------------------------------------------------------------
 
     def _stages(self, t: float, h: float, y: torch.Tensor, k: torch.Tensor, t_new: float
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The accumulator Z of a step (see `Method`), y_new and f(t_new, y_new) (FSAL)."""
+        """The accumulator Z of a step (see `Method`), y_new and the last stage, which
+        starts the next step (FSAL form: f(t_new, y_new))."""
         m, columns = self.method, self.columns
         z = torch.addcmul(self.zeros, columns[0], k, value=h)
         end = self.nudge(t_new, t)  # stages at the step's end: just before it
         y_i = y
         for i in range(1, m.stages):
             y_i = torch.add(y, z.select(0, i - 1))
-            k = self.f(end if m.c[i] == 1.0 else t + m.c[i] * h, y_i)
+            k = self.f(end if m.c[i] == 1.0 else self.stage_time(t, m.c[i], h), y_i)
             z = torch.addcmul(z, columns[i], k, value=h)
-        return z, y_i, k
+        return z, torch.add(y, z.select(0, m.new_row)) if m.carry_last else y_i, k
 
     def _stages_stacked(self, t: float, h: float, y: torch.Tensor, k: torch.Tensor,
                         t_new: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -440,13 +386,13 @@ class _Run:
         y_i = y
         for i in range(1, m.stages):
             y_i = torch.addmm(flat, m.a_rows[i], big_k[:i], alpha=h).view(y.shape)
-            k = self.f(end if m.c[i] == 1.0 else t + m.c[i] * h, y_i)
+            k = self.f(end if m.c[i] == 1.0 else self.stage_time(t, m.c[i], h), y_i)
             big_k[i].copy_(k.reshape(-1))
         z = self.z_stack
         tail = z.view(m.rows, self.n)[m.stages - 1:]
         torch.mm(m.tail, big_k, out=tail)
         tail.mul_(h)
-        return z, y_i, k
+        return z, torch.add(y, z.select(0, m.new_row)) if m.carry_last else y_i, k
 
     def _error(self, y: torch.Tensor, z: torch.Tensor, y_new: torch.Tensor,
                k_new: torch.Tensor) -> tuple[float, bool]:
@@ -472,8 +418,7 @@ class _Run:
         """The norm function's value of the scaled main error estimate."""
         m = self.method
         with torch.no_grad():
-            scale = torch.maximum(y.abs(), y_new.abs())
-            scale = torch.add(self.settings.atol, scale, alpha=self.rtol)
+            scale = self._scale(torch.maximum(y.abs(), y_new.abs()))
             err = float(torch.as_tensor(self.norm(z.select(0, m.error_row) / scale)).abs())
         return err, math.isfinite(err)
 
@@ -483,8 +428,7 @@ class _Run:
         m = self.method
         with torch.no_grad():
             flat = z.view(m.rows, self.n)
-            scale = torch.maximum(y.abs(), y_new.abs()).reshape(-1)
-            scale = torch.add(self.settings.atol, scale, alpha=self.rtol)
+            scale = self._scale(torch.maximum(y.abs(), y_new.abs()).reshape(-1))
             ratio = flat.narrow(0, m.error_row, m.n_errors).div(scale).abs().square_()  # (E, n)
             sums = ratio @ self.indicator if self.groups is not None else ratio.sum(1)
             if m.check_end:
@@ -498,8 +442,8 @@ class _Run:
         flat = _numpy(z).reshape(m.rows, self.n)
         with np.errstate(all="ignore"):  # (non-finite values are handled by the caller)
             scale = np.maximum(np.abs(_numpy(y)), np.abs(_numpy(y_new)))
-            scale *= self.rtol
-            scale += self.settings.atol
+            scale *= self.rtol_host
+            scale += self.atol_host
             ratio = flat[m.error_row:m.error_row + m.n_errors] / scale
             ratio *= ratio
             sums = ratio @ self.indicator_host if self.groups is not None else ratio.sum(1)
@@ -519,25 +463,28 @@ class _Run:
         if inner:
             if self.method.extra:
                 z = self._dense_stages(t, h, y, z)
-            self.outputs.append(self._dense(t, h, y, z, inner))
+            self.outputs.append(self._dense(t, t_new - t, y, z, inner))
         if end - self.next > len(inner):  # the step ended on an output time
             self.outputs.append(y_new.reshape(1, self.n))
         self.next = end
 
-    def _record(self, t: float, h: float, y: torch.Tensor, z: torch.Tensor) -> None:
+    def _record(self, t: float, h: float, t_new: float, y: torch.Tensor, z: torch.Tensor
+                ) -> None:
         """Keep the step's dense output (`solve_dense`)."""
         m = self.method
         if m.extra:
             z = self._dense_stages(t, h, y, z)
         rows = z.view(m.rows, self.n).narrow(0, m.dense_row, m.degree)
-        self.record.append((t, h, y.reshape(-1), rows.clone() if self.stacked else rows))
+        self.record.append((t, t_new - t, y.reshape(-1),
+                            rows.clone() if self.stacked else rows))
 
-    def _dense(self, t: float, h: float, y: torch.Tensor, z: torch.Tensor,
+    def _dense(self, t: float, span: float, y: torch.Tensor, z: torch.Tensor,
                at: list[float]) -> torch.Tensor:
-        """The dense output (len(at), n) at the times `at` inside the step: y + sum_q b_q(theta)
-        (Bernstein coefficient q); `z` must hold the extra stages (`_dense_stages`)."""
+        """The dense output (len(at), n) at the times `at` inside the step from t to
+        t + span: y + sum_q b_q(theta) (Bernstein coefficient q); `z` must hold the extra
+        stages (`_dense_stages`)."""
         m = self.method
-        w = torch.tensor([m.bernstein((ti - t) / h) for ti in at], dtype=z.dtype,
+        w = torch.tensor([m.bernstein((ti - t) / span) for ti in at], dtype=z.dtype,
                          device=z.device)
         coefficients = z.view(m.rows, self.n).narrow(0, m.dense_row, m.degree)
         return torch.addmm(y.reshape(1, self.n), w, coefficients)
@@ -554,34 +501,39 @@ class _Run:
     # -- right-hand side, initial step, failures ---------------------------------------------
 
     def _initial_step(self, t: float, y: torch.Tensor, k: torch.Tensor) -> float:
-        """Hairer's initial step (the formulas of `dynsim.numerics.controller`), on tensors."""
-        span = self.t_end - t
+        """Hairer's initial step (the formulas of `dynsim.numerics.controller`) in the error
+        norm in use, not capped by the span: torchdiffeq's selection (or `first_step`)."""
         if self.settings.first_step is not None:
-            return self.direction * min(self.settings.first_step, abs(span))
+            return self.direction * self.settings.first_step
         with torch.no_grad():
-            if self.host:
-                y_h, k_h = _numpy(y), _numpy(k)
-                scale = np.abs(y_h) * self.rtol + self.settings.atol
-                with np.errstate(all="ignore"):
-                    d0, d1 = _rms(y_h / scale), _rms(k_h / scale)
-            else:
-                scale = torch.add(self.settings.atol, y.abs(), alpha=self.rtol)
-                d01 = torch.stack([y, k]).div_(scale).abs().square_().reshape(2, -1).mean(1).sqrt_()
-                d0, d1 = np.array(d01.tolist(), dtype=np.float64)[:, None]
-            if not np.isfinite(d0[0] + d1[0]):
-                self._check_start(t, y, k)
-            h0 = ctl.initial_guess(d0, d1, span)
-            f1 = self.f(t + self.direction * float(h0[0]),
-                        torch.add(y, k, alpha=self.direction * float(h0[0])))
-            if self.host:
-                with np.errstate(all="ignore"):
-                    change = _rms((_numpy(f1) - k_h) / scale)
-            else:
-                change = float((f1 - k).div_(scale).abs().square_().mean().sqrt_())
-        size = float(ctl.initial_choice(h0, d1, change, self.settings.tableau.error_order,
-                                        span)[0])
+            scale = self._scale(y.abs())
+            d0, d1 = (np.array([self._norm_value(v / scale)]) for v in (y, k))
+            h0 = float(ctl.initial_guess(d0, d1, math.inf)[0])
+            f1 = self.f(t + self.direction * h0, torch.add(y, k, alpha=self.direction * h0))
+            change = self._norm_value((f1 - k) / scale)
+        size = float(ctl.initial_choice(np.array([h0]), d1, np.array([change]),
+                                        self.settings.tableau.error_order, math.inf)[0])
         floor = float(ctl.min_step(np.array([t]), 0.0)[0])
         return self.direction * max(size if math.isfinite(size) else 1e-6, floor)
+
+    def _scale(self, size: torch.Tensor) -> torch.Tensor:
+        """The error scale atol + rtol size (`size` of y's shape, or flattened)."""
+        if self.uniform:
+            return torch.add(self.atol, size, alpha=self.rtol)
+        rtol, atol = (v if isinstance(v, float) else v.reshape(size.shape)
+                      for v in (self.rtol, self.atol))
+        return size * rtol + atol
+
+    def _norm_value(self, scaled: torch.Tensor) -> float:
+        """The error norm in use of a scaled tensor of y's shape: the norm function, the
+        largest RMS over the groups, or the RMS."""
+        if self.norm is not None:
+            return float(torch.as_tensor(self.norm(scaled)).abs())
+        squares = scaled.abs().square().reshape(-1)
+        if self.groups is None:
+            return math.sqrt(float(squares.mean()))
+        sums = np.array((squares @ self.indicator).tolist())
+        return float(np.sqrt(sums / self.counts).max())
 
     def _check_start(self, t: float, y: torch.Tensor, k: torch.Tensor) -> None:
         with torch.no_grad():
@@ -613,7 +565,3 @@ def _numpy(x: torch.Tensor) -> np.ndarray:
     """A CPU tensor's values as a flat numpy array (a view when it is contiguous)."""
     return x.detach().numpy().reshape(-1)
 
-
-def _rms(x: np.ndarray) -> np.ndarray:
-    """The RMS of `x` as a float64 array of one value (the shape `controller` works with)."""
-    return ctl.scaled_rms(np.asarray(x, dtype=np.float64).reshape(1, -1))

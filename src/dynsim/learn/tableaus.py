@@ -29,7 +29,8 @@ ADAPTIVE_HEUN = ButcherTableau(
     c=[0, 1], a=[[], [1]], b=[F(1, 2), F(1, 2)],
     b_error=[F(-1, 2), F(1, 2)], error_order=1,
     reference="K. Heun (1900): Heun's method with the explicit Euler step as the embedded "
-              "first-order estimate (torchdiffeq's adaptive_heun)")
+              "first-order estimate (torchdiffeq's adaptive_heun; run in torchdiffeq's "
+              "form, see TORCHDIFFEQ_FORM)")
 
 FEHLBERG2 = ButcherTableau(
     name="fehlberg2", order=2,
@@ -38,7 +39,8 @@ FEHLBERG2 = ButcherTableau(
     b=[F(1, 512), F(255, 256), F(1, 512)],
     b_error=[F(1, 512), 0, F(-1, 512)], error_order=1,
     reference="E. Fehlberg, NASA TR R-315 (1969): the Runge-Kutta-Fehlberg 2(1) pair, "
-              "propagating the second-order solution (torchdiffeq's fehlberg2)")
+              "propagating the second-order solution (torchdiffeq's fehlberg2; run in "
+              "torchdiffeq's form, see TORCHDIFFEQ_FORM)")
 
 _DOPRI8_C = [0, F(1, 18), F(1, 12), F(1, 8), F(5, 16), F(3, 8), F(59, 400), F(93, 200),
              F(5490023248, 9719169821), F(13, 20), F(1201146811, 1299019798), 1, 1, 1]
@@ -91,6 +93,18 @@ DOPRI8 = ButcherTableau(
     reference="P. J. Prince, J. R. Dormand, High order embedded Runge-Kutta formulae, J. "
               "Comput. Appl. Math. 7 (1981) 67-75: RK8(7)13M with its rational coefficients; "
               "the quartic dense output through the midpoint value torchdiffeq uses")
+
+TORCHDIFFEQ_FORM: dict[str, tuple[bool, tuple[float, ...]]] = {
+    "bosh3": (False, (0.0, 0.5, 0.0, 0.0)),
+    "fehlberg2": (True, (0.0, 0.5, 0.0)),
+    "adaptive_heun": (True, (0.5, 0.0)),
+}
+"""How torchdiffeq runs these methods, by name: (carry_last, mid). carry_last: the last
+stage (at c = 1, evaluated at the embedded solution) starts the next step, although the
+step propagates y_new = y + h sum b_j k_j; mid: the weights of the midpoint value its
+quartic dense output passes through, y(t + h/2) ~ y + h sum mid_j k_j (over the stages
+of the FSAL form, or of the method as written with carry_last). dopri5's and dopri8's
+dense outputs already are that quartic (Shampine's midpoint weights)."""
 
 TABLEAUS = (RK4_38, HEUN3, ADAPTIVE_HEUN, FEHLBERG2, DOPRI8)
 """The tableaus above, by torchdiffeq's names."""
