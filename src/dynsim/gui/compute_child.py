@@ -63,7 +63,7 @@ class Child:
     def serve(self) -> None:
         """Run jobs until told to quit."""
         threading.Thread(target=self.listen, daemon=True).start()
-        self.conn.send(("ready",))
+        self.send(("ready",))
         while (request := self.requests.get()) is not None:
             _, job, kind, spec_bytes, state_bytes, extra = request
             token = CancelToken()

@@ -21,6 +21,14 @@ PICK_PIXELS = 8.0
 curve removes it."""
 
 
+def cache_axes(plot: pg.PlotItem) -> None:
+    """Keep the plot's axes (with the grid they draw) as pixmaps: they change only with the
+    view, and redrawing their text was half of every repaint while the data changed."""
+    for side in ("left", "bottom"):
+        plot.getAxis(side).setCacheMode(
+            QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
 class PlaneViewBox(pg.ViewBox):
     """A ViewBox that turns clicks and drags into explorer actions (see the module doc)."""
 
@@ -113,9 +121,7 @@ class PhasePlane(pg.PlotWidget):
             axis = self.plot_item.getAxis(side)
             axis.setPen(style.FOREGROUND)
             axis.setTextPen(style.FOREGROUND)
-            # the axes (with the grid they draw) change only with the view: kept as pixmaps,
-            # they cost half of every repaint less while the layers change
-            axis.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        cache_axes(self.plot_item)
         self.view_box.setMouseMode(pg.ViewBox.PanMode)
 
     def data_to_widget(self, x: float, y: float) -> QtCore.QPoint:

@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from dynsim.gui import style
+from dynsim.gui.plane import cache_axes
 from dynsim.gui.tasks import TrajectoryRun
 
 
@@ -62,6 +63,7 @@ class TrajectoryPanel(QtWidgets.QWidget):
         self.plot.setLabel("bottom", "t")
         self.plot.addLegend(offset=(-8, 8))
         self.plot.showGrid(x=True, y=True, alpha=0.15)
+        cache_axes(self.plot.getPlotItem())
         self.cursor = pg.InfiniteLine(angle=90, movable=True, pen=style.pen(
             style.SELECTED_COLOUR, 1.5))
         self.cursor.setVisible(False)
@@ -86,14 +88,22 @@ class TrajectoryPanel(QtWidgets.QWidget):
     def show_list(self, seeds: tuple[tuple[float, ...], ...], states: tuple[str, ...],
                   run: TrajectoryRun | None) -> None:
         """One row per seed: its number, initial state and why it stopped."""
-        row = self.list.currentRow()
-        was = self.list.blockSignals(True)
-        self.list.clear()
+        texts = []
         for i, seed in enumerate(seeds):
             start = ", ".join(f"{n}={v:.4g}" for n, v in zip(states, seed, strict=True))
             why = stop_text(run, i) if run is not None and run.done else "computing…"
-            self.list.addItem(f"{i + 1}: ({start})  {why}")
-        self.list.setCurrentRow(min(row, len(seeds) - 1))
+            texts.append(f"{i + 1}: ({start})  {why}")
+        was = self.list.blockSignals(True)
+        if self.list.count() == len(texts):  # rows changed in place: no relayout, no jump
+            for i, text in enumerate(texts):
+                item = self.list.item(i)
+                if item.text() != text:
+                    item.setText(text)
+        else:
+            row = self.list.currentRow()
+            self.list.clear()
+            self.list.addItems(texts)
+            self.list.setCurrentRow(min(row, len(seeds) - 1))
         self.list.blockSignals(was)
 
     def show_series(self, run: TrajectoryRun | None, i: int, states: tuple[str, ...]) -> None:

@@ -18,6 +18,7 @@ jobs of the layers it affects (`dynsim.gui.jobs`); results are drawn by `Portrai
 from __future__ import annotations
 
 import collections
+import functools
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -65,9 +66,10 @@ PARALLEL_JOB_ORDER = ("trajectories", "field", "nullclines", "equilibria", "stre
 """The order with two compute processes: the trajectories (the longest job) in one, the
 quick layers one after another in the other."""
 FRAME_HOLD_MS = 100
-"""While the jobs of a change run, the phase plane and the trajectory panel are repainted
-when all of them are done, or this long after the change (then as results arrive): one
-repaint per picture instead of one per layer, which took as long as the layers' numbers."""
+"""While the jobs of a change run, the phase plane is repainted when all of them are done,
+or this long after the change (then as results arrive): one repaint per picture instead of
+one per layer, which took as long as the layers' numbers. (The trajectory panel changes
+once per finished run; holding it too cost more on release than it saved.)"""
 PARTIAL_EVERY = 0.15
 """Seconds between two drawings of trajectories that are still growing (the first partial
 result waits this long too, so quick runs are drawn once, complete)."""
@@ -113,6 +115,7 @@ class Window(QtWidgets.QMainWindow):
         self.measured: list[Trajectories] = []
         self._zoom_history: list[tuple[tuple[float, float], tuple[float, float]]] = []
         self._dirty: set[str] = set()
+        self._pending: dict[str, Callable[[], None]] = {}
         self._selected = -1
         self._closing = False
         self.typed: dict[str, ExplorerState] = {}
@@ -150,6 +153,8 @@ class Window(QtWidgets.QMainWindow):
         self._refresh_timer.timeout.connect(self._refresh)
         self._hold_timer = QtCore.QTimer(self, singleShot=True, interval=FRAME_HOLD_MS)
         self._hold_timer.timeout.connect(self._release_paint)
+        self._flush_timer = QtCore.QTimer(self, singleShot=True, interval=0)
+        self._flush_timer.timeout.connect(self._draw_pending)
 
         report = self.report
         self.picker = SystemPicker(self.choose_system)
@@ -207,7 +212,7 @@ class Window(QtWidgets.QMainWindow):
         self._status_timer = QtCore.QTimer(self, interval=STATUS_POLL_MS)
         self._status_timer.timeout.connect(self._show_activity)
         self._status_timer.start()
-        self.jobs.activity.connect(self._show_activity)
+        self.jobs.activity.connect(self._activity_changed)
         self.jobs.activity.connect(self._jobs_changed)
 
     def _build_menus(self) -> None:
@@ -338,7 +343,7 @@ class Window(QtWidgets.QMainWindow):
 
     def export_image(self, path: str | Path, size: tuple[int, int] | None = None) -> None:
         """Write the phase plane as PNG or SVG (by extension)."""
-        self._release_paint()
+        self._release_paint(at_once=True)
         export_image(self.plane, path, size)
 
     def overlay_csv(self, path: str | Path) -> None:
@@ -357,7 +362,8 @@ class Window(QtWidgets.QMainWindow):
         """Process events until no job is running or queued (TimeoutError after `timeout`)."""
         app = QtWidgets.QApplication.instance()
         deadline = time.monotonic() + timeout
-        while self._refresh_timer.isActive() or self._view_timer.isActive() or self.jobs.busy:
+        while (self._refresh_timer.isActive() or self._view_timer.isActive() or self.jobs.busy
+               or self._pending or not self.plane.updatesEnabled()):
             if time.monotonic() > deadline:
                 running = ", ".join(label for label, *_ in self.jobs.status())
                 raise TimeoutError(f"jobs still running after {timeout:g} s: {running}")
@@ -439,38 +445,65 @@ class Window(QtWidgets.QMainWindow):
             self._release_paint()
             compute_pool().start()  # after the first picture, which it would slow down
 
-    def _held_widgets(self) -> tuple[QtWidgets.QWidget, ...]:
-        return (self.plane, self.trajectory_panel)
-
     def _hold_paint(self) -> None:
         """Keep the picture as it is until the jobs are done (see `FRAME_HOLD_MS`)."""
-        if not self._hold_timer.isActive() and self.plane.updatesEnabled():
-            for widget in self._held_widgets():
-                widget.setUpdatesEnabled(False)
+        if not self._hold_timer.isActive():
+            self.plane.setUpdatesEnabled(False)
             self._hold_timer.start()
 
-    def _release_paint(self) -> None:
+    def _release_paint(self, at_once: bool = False) -> None:
+        """End the hold: the results still waiting are drawn (all now if `at_once`), then
+        the plane repaints."""
         self._hold_timer.stop()
-        for widget in self._held_widgets():
-            if not widget.updatesEnabled():
-                widget.setUpdatesEnabled(True)
+        while at_once and self._pending:
+            self._pending.pop(next(iter(self._pending)))()
+        self._settle()
+
+    def _draw_pending(self) -> None:
+        """Draw the newest waiting result of one layer (one per turn of the event loop, so
+        that no turn takes longer than a frame)."""
+        if self._pending:
+            self._pending.pop(next(iter(self._pending)))()
+        self._settle()
+
+    def _settle(self) -> None:
+        if self._pending:
+            self._flush_timer.start()
+        elif not self._hold_timer.isActive() and not self.plane.updatesEnabled():
+            self.plane.setUpdatesEnabled(True)
+
+    def _submit(self, key: str, work: Work, draw: Callable[[Any], None],
+                on_error: Callable[[BaseException], None], **options: Any) -> None:
+        """Submit a layer job. Its results wait to be drawn, one layer per turn of the
+        event loop, the plane repainting once when none waits and no hold is on (a dragged
+        slider delivers results faster than they are worth drawing)."""
+        def deliver(value: Any) -> None:
+            self._pending[key] = functools.partial(draw, value)
+            self.plane.setUpdatesEnabled(False)
+            self._flush_timer.start()
+
+        def failed(error: BaseException) -> None:
+            self._pending.pop(key, None)
+            on_error(error)
+
+        self.jobs.submit(key, work, deliver, failed, **options)
 
     def _submit_field(self, state: ExplorerState) -> None:
         scaled = state.layers.scaling == "speed"
-        self.jobs.submit("field", self._job("field", state),
+        self._submit("field", self._job("field", state),
                          lambda f: self.layers.draw_field(f, self._pixel(), scaled),
                          self._failed("direction field",
                                       lambda: self.layers.draw_field(None, (1.0, 1.0), False)),
                          label="direction field")
 
     def _submit_streamlines(self, state: ExplorerState) -> None:
-        self.jobs.submit("streamlines", self._job("streamlines", state),
+        self._submit("streamlines", self._job("streamlines", state),
                          self.layers.draw_streamlines,
                          self._failed("streamlines", lambda: self.layers.draw_streamlines(None)),
                          label="streamlines")
 
     def _submit_nullclines(self, state: ExplorerState) -> None:
-        self.jobs.submit("nullclines", self._job("nullclines", state),
+        self._submit("nullclines", self._job("nullclines", state),
                          self.layers.draw_nullclines,
                          self._failed("nullclines", lambda: self.layers.draw_nullclines(None)),
                          label="nullclines")
@@ -483,7 +516,7 @@ class Window(QtWidgets.QMainWindow):
             self.layers.draw_equilibria(search, axes)  # type: ignore[arg-type]
             self.layers.draw_separatrices(seps, axes)  # type: ignore[arg-type]
 
-        self.jobs.submit("equilibria", self._job(
+        self._submit("equilibria", self._job(
             "equilibria", state, separatrices=state.layers.visible["separatrices"]), draw,
                          self._failed("equilibria", lambda: draw((None, ()))),
                          label="equilibria and separatrices")
@@ -514,7 +547,7 @@ class Window(QtWidgets.QMainWindow):
             self.layers.draw_trajectories(None, axes)
 
         self.trajectory_panel.show_list(state.seeds, state.system.states, None)
-        self.jobs.submit("trajectories", self._job("trajectories", state), draw,
+        self._submit("trajectories", self._job("trajectories", state), draw,
                          self._failed("trajectories", clear), growing=True,
                          label="trajectories")
 
@@ -680,6 +713,16 @@ class Window(QtWidgets.QMainWindow):
             self.report("cancelled")
 
     # -- status bar --------------------------------------------------------------------------
+
+    def _activity_changed(self) -> None:
+        """The status follows the poll; a job's start or end shows at once only when the
+        window turns busy or idle (a dragged slider would relabel the status bar ~100
+        times a second)."""
+        if self.jobs.busy != self._shown_busy:
+            self._shown_busy = self.jobs.busy
+            self._show_activity()
+
+    _shown_busy = False
 
     def _show_activity(self) -> None:
         running = self.jobs.status()
