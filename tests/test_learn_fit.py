@@ -163,3 +163,25 @@ def test_the_hamiltonian_model_conserves_its_own_energy():
     traj = dynsim.simulate(system, [[1.0, 0.0], [0.5, 0.5]], (0, 20), rtol=1e-10, atol=1e-12)
     energy = system.invariant(traj.y, {})
     assert np.abs(energy - energy[:, :1]).max() < 1e-7 * np.abs(energy).max() + 1e-9
+
+
+def test_the_docs_options_table_states_fits_defaults():
+    import ast
+    import dataclasses
+    from pathlib import Path
+
+    from dynsim.learn import FitOptions
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "learn.md").read_text()
+    table = text.split("| option | default | meaning |")[1].split("\n\n")[0]
+    defaults = {f.name: (f.default_factory() if f.default is dataclasses.MISSING
+                         else f.default) for f in dataclasses.fields(FitOptions)}
+    stated = {}
+    for line in table.splitlines()[2:]:
+        names, values = line.split(" | ")[:2]
+        keys = [n.strip("`| ") for n in names.split(",")]
+        parts = ast.literal_eval("[" + values.replace("`", "") + "]")  # "(4, 16)" is one
+        assert len(keys) == len(parts), line
+        stated.update(zip(keys, parts, strict=True))
+    assert stated.pop("resume") is None  # fit's argument, not a FitOptions field
+    assert stated == defaults

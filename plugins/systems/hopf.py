@@ -1,6 +1,5 @@
 """Normal form of the supercritical Hopf bifurcation."""
 
-import numpy as np
 
 import dynsim
 
@@ -8,7 +7,7 @@ import dynsim
 def rhs(t, y, p):
     x, v = y[..., 0], y[..., 1]
     r2 = x * x + v * v
-    return np.stack([p["mu"] * x - p["omega"] * v - x * r2,
+    return dynsim.array_module(y).stack([p["mu"] * x - p["omega"] * v - x * r2,
                      p["omega"] * x + p["mu"] * v - v * r2], axis=-1)
 
 

@@ -1,6 +1,5 @@
 """Planar linear systems dy/dt = A y: the general one and the classic phase portraits."""
 
-import numpy as np
 
 import dynsim
 
@@ -14,7 +13,7 @@ def linear_system(name, title, params, matrix, description, invariant=None):
     def rhs(t, y, p):
         (a, b), (c, d) = matrix(p)
         x, v = y[..., 0], y[..., 1]
-        return np.stack([a * x + b * v, c * x + d * v], axis=-1)
+        return dynsim.array_module(y).stack([a * x + b * v, c * x + d * v], axis=-1)
 
     def jacobian(t, y, p):
         return dynsim.stack_jacobian(matrix(p), like=y)

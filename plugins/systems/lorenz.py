@@ -1,13 +1,12 @@
 """Lorenz (1963) convection model."""
 
-import numpy as np
 
 import dynsim
 
 
 def rhs(t, y, p):
     x, v, z = y[..., 0], y[..., 1], y[..., 2]
-    return np.stack([p["sigma"] * (v - x),
+    return dynsim.array_module(y).stack([p["sigma"] * (v - x),
                      x * (p["rho"] - z) - v,
                      x * v - p["beta"] * z], axis=-1)
 

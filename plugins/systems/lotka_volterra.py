@@ -7,7 +7,7 @@ import dynsim
 
 def rhs(t, y, p):
     x, v = y[..., 0], y[..., 1]
-    return np.stack([p["alpha"] * x - p["beta"] * x * v,
+    return dynsim.array_module(y).stack([p["alpha"] * x - p["beta"] * x * v,
                      p["delta"] * x * v - p["gamma"] * v], axis=-1)
 
 

@@ -6,7 +6,6 @@ Ordinary Differential Equations II, 2nd ed. (1996), IV.1, with k1 = 0.04, k2 = 3
 k3 = 1e4 and y(0) = (1, 0, 0)). The total y1 + y2 + y3 is conserved.
 """
 
-import numpy as np
 
 import dynsim
 
@@ -16,7 +15,8 @@ def rhs(t, y, p):
     forward = p["k1"] * a
     pairing = p["k2"] * b * b
     back = p["k3"] * b * c
-    return np.stack([-forward + back, forward - pairing - back, pairing], axis=-1)
+    return dynsim.array_module(y).stack([-forward + back, forward - pairing - back, pairing],
+                                        axis=-1)
 
 
 def jacobian(t, y, p):

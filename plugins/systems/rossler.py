@@ -1,13 +1,13 @@
 """Rössler (1976) attractor."""
 
-import numpy as np
 
 import dynsim
 
 
 def rhs(t, y, p):
     x, v, z = y[..., 0], y[..., 1], y[..., 2]
-    return np.stack([-v - z, x + p["a"] * v, p["b"] + z * (x - p["c"])], axis=-1)
+    return dynsim.array_module(y).stack([-v - z, x + p["a"] * v, p["b"] + z * (x - p["c"])],
+                                        axis=-1)
 
 
 def jacobian(t, y, p):

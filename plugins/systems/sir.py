@@ -1,6 +1,5 @@
 """Kermack–McKendrick SIR epidemic model (population fractions)."""
 
-import numpy as np
 
 import dynsim
 
@@ -9,7 +8,7 @@ def rhs(t, y, p):
     s, i = y[..., 0], y[..., 1]
     infection = p["beta"] * s * i
     recovery = p["gamma"] * i
-    return np.stack([-infection, infection - recovery, recovery], axis=-1)
+    return dynsim.array_module(y).stack([-infection, infection - recovery, recovery], axis=-1)
 
 
 def jacobian(t, y, p):

@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 import numpy as np
+
+
+def is_tensor(x: object) -> bool:
+    """Whether `x` is a torch tensor (without importing torch)."""
+    return type(x).__module__.startswith("torch") and hasattr(x, "requires_grad")
+
+
+def array_module(y: object) -> ModuleType:
+    """The array library of `y`: `torch` for a torch tensor, `numpy` otherwise.
+
+    A right-hand side written with `xp = dynsim.array_module(y)` and the functions both
+    libraries name alike (`xp.stack(parts, axis=-1)`, `xp.sin`, `xp.cos`, `xp.exp`, ...)
+    runs on arrays and on tensors, so a hybrid model's known part is differentiated by
+    autograd instead of finite differences (there `t` and the parameters are tensors too,
+    so `xp.cos(p["omega"] * t)` works). torch is never imported here: a tensor means torch
+    is loaded already.
+    """
+    return sys.modules["torch"] if is_tensor(y) else np
 
 
 def stack_jacobian(rows: Sequence[Sequence[object]], like: np.ndarray) -> np.ndarray:

@@ -45,7 +45,7 @@ class FitOptions:
     family: str = "mlp"
     model: Mapping[str, Any] = field(default_factory=dict)
     epochs: int = 100
-    batch: int = 32
+    batch: int = 128
     window: int | tuple[int, int] = (4, 16)
     batches_per_epoch: int = 10
     loss: str = "mse"

@@ -15,12 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from dynsim.core.arrays import is_tensor
+
 Array = Any
-
-
-def is_tensor(x: object) -> bool:
-    """Whether `x` is a torch tensor (without importing torch)."""
-    return type(x).__module__.startswith("torch") and hasattr(x, "requires_grad")
 
 
 def backend_for(y0: Array) -> Backend:
