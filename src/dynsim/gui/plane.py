@@ -124,6 +124,24 @@ class PhasePlane(pg.PlotWidget):
         cache_axes(self.plot_item)
         self.view_box.setMouseMode(pg.ViewBox.PanMode)
 
+    held = False
+    """Whether changes to the items wait for `release()` to be repainted."""
+
+    def hold(self) -> None:
+        """Repaint nothing for changes of the items until `release()` (exposed parts and
+        `grab()` still show the items as they are)."""
+        if not self.held:
+            self.held = True
+            self.setViewportUpdateMode(pg.GraphicsView.ViewportUpdateMode.NoViewportUpdate)
+
+    def release(self) -> None:
+        """Repaint the changes held since `hold()`, once."""
+        if self.held:
+            self.held = False
+            self.setViewportUpdateMode(
+                pg.GraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+            self.viewport().update()
+
     def data_to_widget(self, x: float, y: float) -> QtCore.QPoint:
         """The widget pixel at state-space point (x, y) (for tests and scripts)."""
         scene = self.view_box.mapViewToScene(QtCore.QPointF(x, y))

@@ -363,7 +363,7 @@ class Window(QtWidgets.QMainWindow):
         app = QtWidgets.QApplication.instance()
         deadline = time.monotonic() + timeout
         while (self._refresh_timer.isActive() or self._view_timer.isActive() or self.jobs.busy
-               or self._pending or not self.plane.updatesEnabled()):
+               or self._pending or self.plane.held):
             if time.monotonic() > deadline:
                 running = ", ".join(label for label, *_ in self.jobs.status())
                 raise TimeoutError(f"jobs still running after {timeout:g} s: {running}")
@@ -448,7 +448,7 @@ class Window(QtWidgets.QMainWindow):
     def _hold_paint(self) -> None:
         """Keep the picture as it is until the jobs are done (see `FRAME_HOLD_MS`)."""
         if not self._hold_timer.isActive():
-            self.plane.setUpdatesEnabled(False)
+            self.plane.hold()
             self._hold_timer.start()
 
     def _release_paint(self, at_once: bool = False) -> None:
@@ -469,8 +469,8 @@ class Window(QtWidgets.QMainWindow):
     def _settle(self) -> None:
         if self._pending:
             self._flush_timer.start()
-        elif not self._hold_timer.isActive() and not self.plane.updatesEnabled():
-            self.plane.setUpdatesEnabled(True)
+        elif not self._hold_timer.isActive() and self.plane.held:
+            self.plane.release()
 
     def _submit(self, key: str, work: Work, draw: Callable[[Any], None],
                 on_error: Callable[[BaseException], None], **options: Any) -> None:
@@ -479,7 +479,7 @@ class Window(QtWidgets.QMainWindow):
         slider delivers results faster than they are worth drawing)."""
         def deliver(value: Any) -> None:
             self._pending[key] = functools.partial(draw, value)
-            self.plane.setUpdatesEnabled(False)
+            self.plane.hold()
             self._flush_timer.start()
 
         def failed(error: BaseException) -> None:
