@@ -291,3 +291,14 @@ def test_extending_doubles_the_time_and_the_mouse_position_is_shown(window, qtbo
     x, y = (float(part.split("=")[1]) for part in w.coordinates.text().split(","))
     pixel = w.plane.view_box.viewPixelSize()
     assert abs(x - 2.5) <= 2 * pixel[0] and abs(y - 1.25) <= 2 * pixel[1]
+
+
+def test_while_results_wait_to_be_drawn_the_plane_still_shows_its_picture(window, tmp_path):
+    w = window(LV)
+    w.plane.hold()  # as between a change and its last result
+    w.plane.grab().save(str(tmp_path / "held.png"))
+    assert picture_colours(tmp_path / "held.png") > 20  # the picture, not a black square
+    w.set_params(alpha=1.2)
+    w.wait_idle(60)
+    assert not w.plane.held  # released once every result was drawn
+    assert w.layers.equilibria[-1].state[1] == pytest.approx(1.2)  # y* = alpha / beta
