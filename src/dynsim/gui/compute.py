@@ -150,11 +150,10 @@ class ComputeProcess:
 
     def __init__(self, plugin_dirs: list[str]) -> None:
         ours, theirs = socket.socketpair()
-        env = dict(os.environ, DYNSIM_COMPUTE_CHILD="1")
         self.process = subprocess.Popen(
             [sys.executable, "-P", "-m", "dynsim.gui.compute_child", str(theirs.fileno()),
              *plugin_dirs],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env)
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
         theirs.close()
         self.conn = Connection(ours.detach())
         self.ready = False
@@ -162,9 +161,11 @@ class ComputeProcess:
 
     def wait_ready(self, timeout: float) -> bool:
         """Wait for the child's hello; False if it did not come."""
-        if not self.ready and self.conn.poll(timeout):
-            message = self.conn.recv()
-            self.ready = message == ("ready",)
+        try:
+            if not self.ready and self.conn.poll(timeout):
+                self.ready = self.conn.recv() == ("ready",)
+        except (EOFError, OSError):  # it died starting (its error is on stderr)
+            self.ready = False
         return self.ready
 
     def alive(self) -> bool:
