@@ -491,22 +491,22 @@ class Window(QtWidgets.QMainWindow):
     def _submit_field(self, state: ExplorerState) -> None:
         scaled = state.layers.scaling == "speed"
         self._submit("field", self._job("field", state),
-                         lambda f: self.layers.draw_field(f, self._pixel(), scaled),
-                         self._failed("direction field",
-                                      lambda: self.layers.draw_field(None, (1.0, 1.0), False)),
-                         label="direction field")
+                     lambda f: self.layers.draw_field(f, self._pixel(), scaled),
+                     self._failed("direction field",
+                                  lambda: self.layers.draw_field(None, (1.0, 1.0), False)),
+                     label="direction field")
 
     def _submit_streamlines(self, state: ExplorerState) -> None:
         self._submit("streamlines", self._job("streamlines", state),
-                         self.layers.draw_streamlines,
-                         self._failed("streamlines", lambda: self.layers.draw_streamlines(None)),
-                         label="streamlines")
+                     self.layers.draw_streamlines,
+                     self._failed("streamlines", lambda: self.layers.draw_streamlines(None)),
+                     label="streamlines")
 
     def _submit_nullclines(self, state: ExplorerState) -> None:
         self._submit("nullclines", self._job("nullclines", state),
-                         self.layers.draw_nullclines,
-                         self._failed("nullclines", lambda: self.layers.draw_nullclines(None)),
-                         label="nullclines")
+                     self.layers.draw_nullclines,
+                     self._failed("nullclines", lambda: self.layers.draw_nullclines(None)),
+                     label="nullclines")
 
     def _submit_equilibria(self, state: ExplorerState) -> None:
         axes = _axes(state)
@@ -516,10 +516,11 @@ class Window(QtWidgets.QMainWindow):
             self.layers.draw_equilibria(search, axes)  # type: ignore[arg-type]
             self.layers.draw_separatrices(seps, axes)  # type: ignore[arg-type]
 
-        self._submit("equilibria", self._job(
-            "equilibria", state, separatrices=state.layers.visible["separatrices"]), draw,
-                         self._failed("equilibria", lambda: draw((None, ()))),
-                         label="equilibria and separatrices")
+        work = self._job("equilibria", state,
+                         separatrices=state.layers.visible["separatrices"])
+        self._submit("equilibria", work, draw,
+                     self._failed("equilibria", lambda: draw((None, ()))),
+                     label="equilibria and separatrices")
 
     def _submit_trajectories(self, state: ExplorerState) -> None:
         axes = _axes(state)
@@ -548,8 +549,8 @@ class Window(QtWidgets.QMainWindow):
 
         self.trajectory_panel.show_list(state.seeds, state.system.states, None)
         self._submit("trajectories", self._job("trajectories", state), draw,
-                         self._failed("trajectories", clear), growing=True,
-                         label="trajectories")
+                     self._failed("trajectories", clear), growing=True,
+                     label="trajectories")
 
     def _job(self, kind: str, state: ExplorerState, **extra: bool) -> Work:
         """The work of layer job `kind` (`tasks.run_task`), in a compute process when one
