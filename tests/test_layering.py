@@ -57,8 +57,10 @@ def test_dynsim_imports_point_downwards(layer):
     assert not bad, "\n".join(bad)
 
 
-QT_FREE_GUI_MODULES = ("model.py", "tasks.py", "display.py", "__init__.py")
-"""The app's modules the CLI uses before loading Qt (the explorer state and its tasks)."""
+QT_FREE_GUI_MODULES = ("model.py", "tasks.py", "display.py", "compute.py", "compute_child.py",
+                       "__init__.py")
+"""The app's modules the CLI uses before loading Qt (the explorer state and its tasks), and
+those the compute processes run (they never load Qt)."""
 
 
 def test_the_app_model_and_tasks_import_no_qt():
