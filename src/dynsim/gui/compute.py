@@ -329,6 +329,8 @@ class ComputePool:
                 known[0].params == state.params and known[0].model == state.model:
             return known[1]
         spec = system_spec(state)
+        if len(self._specs) > 64:  # systems of long ago (each entry holds its state)
+            self._specs.clear()
         self._specs[key] = (state, spec)
         return spec
 
