@@ -42,6 +42,7 @@ class Child:
         self.current: tuple[int, CancelToken] | None = None
         self.lock = threading.Lock()
         self.systems: dict[Any, System] = {}
+        self.cancelled: set[int] = set()
 
     def listen(self) -> None:
         """Read messages: jobs are queued, cancels applied at once."""
@@ -52,6 +53,8 @@ class Child:
                     with self.lock:
                         if self.current is not None and self.current[0] == message[1]:
                             self.current[1].cancel()
+                        else:  # still queued: cancelled as it starts
+                            self.cancelled.add(message[1])
                 elif message[0] == "run":
                     self.requests.put(message)
                 else:
@@ -69,6 +72,9 @@ class Child:
             token = CancelToken()
             with self.lock:
                 self.current = (job, token)
+                if job in self.cancelled:
+                    token.cancel()
+                self.cancelled = {j for j in self.cancelled if j > job}  # (ids only grow)
             try:
                 self.run(job, kind, loads(spec_bytes, None), state_bytes, extra, token)  # type: ignore[arg-type]
             except Exception as exc:  # sent to the window, which reports it
