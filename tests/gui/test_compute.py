@@ -133,3 +133,22 @@ def test_results_travel_with_the_windows_system_object():
     np.testing.assert_array_equal(back.magnitude, field.magnitude)
     assert dumps(state)  # mapping proxies and the System reference pickle
     assert loads(dumps(state), state.system).system is state.system
+
+
+def test_a_system_the_children_cannot_build_is_computed_here_from_then_on(pool, monkeypatch):
+    import dynsim.gui.compute as compute
+
+    state = state_for_system("lotka_volterra")
+    list(pool.run("field", state, dynsim.CancelToken(), lambda f: None, lambda: iter(())))
+    assert pool.wait_ready(60)  # (restarted if an earlier test changed the plugins)
+    monkeypatch.setattr(compute, "system_reference", lambda s: ("name", "no_such_system"))
+    pool._specs.clear()
+    before = pool.jobs
+    here = tasks.field_of(state)
+    field = list(pool.run("field", state, dynsim.CancelToken(), lambda f: None,
+                          lambda: iter([here])))[-1]
+    assert field is here  # the child refused it; the local result came instead
+    assert pool.jobs == before + 1  # the child was asked once ...
+    list(pool.run("field", state, dynsim.CancelToken(), lambda f: None, lambda: iter([here])))
+    assert pool.jobs == before + 1  # ... and not again for this system
+    pool._specs.clear()

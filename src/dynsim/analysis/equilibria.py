@@ -260,8 +260,7 @@ def _merge(roots: np.ndarray, residuals: np.ndarray,
         k = int(np.argmax(unclaimed))  # the best unclaimed root
         rest = np.flatnonzero(unclaimed)
         near = rest[np.all(np.abs(scaled[rest] - scaled[k]) <= MERGE_TOL, axis=-1)]
-        unclaimed[near] = False
-        unclaimed[k] = False
+        unclaimed[near] = False  # k among them: the roots merged are finite
         kept.append(int(order[k]))
-        hits.append(int(near.size + (k not in near)))
+        hits.append(int(near.size))
     return roots[np.array(kept, dtype=int)], np.array(hits, dtype=int)

@@ -11,10 +11,11 @@ and a slow job is abandoned for the newest request. Results are delivered on the
 thread, and only if still current. Workers are superqt's (`FunctionWorker`,
 `GeneratorWorker` for results that grow).
 
-The jobs run on the runner's own pool with one thread by default: the layers' computations
-are Python loops over small numpy arrays that hold the GIL, and two of them in parallel
-slowed each other more than twofold (GIL hand-offs), so one thread finishes the whole
-picture sooner; the GUI thread stays free either way.
+The jobs run on the runner's own pool with one thread by default: the layers'
+computations are Python loops over small numpy arrays that hold the GIL, and two of them
+in parallel slowed each other more than twofold (GIL hand-offs), so one thread finishes
+the whole picture sooner; the GUI thread stays free either way. The window allows two
+while its jobs run in two compute processes (`dynsim.gui.compute`), which share no GIL.
 """
 
 from __future__ import annotations
