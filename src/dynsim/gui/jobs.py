@@ -152,6 +152,10 @@ class JobRunner(QtCore.QObject):
             self._start(key, queued)
         self.activity.emit()
 
+    def has_queued(self, key: str) -> bool:
+        """Whether a newer request of `key` waits for its running job to end."""
+        return key in self._queued
+
     @property
     def busy(self) -> bool:
         """Whether any job is running or queued."""

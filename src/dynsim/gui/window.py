@@ -73,6 +73,9 @@ once per finished run; holding it too cost more on release than it saved.)"""
 PARTIAL_EVERY = 0.15
 """Seconds between two drawings of trajectories that are still growing (the first partial
 result waits this long too, so quick runs are drawn once, complete)."""
+WAIT_POLL_MS = 20
+"""`wait_idle` returns as soon as the last event of a picture is handled; without events it
+checks its timeout this often."""
 """Pans and zooms are passed to the model after the view has been still this long."""
 
 Target = str | Path | Scene | System | None
@@ -116,6 +119,7 @@ class Window(QtWidgets.QMainWindow):
         self._zoom_history: list[tuple[tuple[float, float], tuple[float, float]]] = []
         self._dirty: set[str] = set()
         self._pending: dict[str, Callable[[], None]] = {}
+        self._awaiting: set[str] = set()  # layers whose newest job gave no final result yet
         self._selected = -1
         self._closing = False
         self.typed: dict[str, ExplorerState] = {}
@@ -362,13 +366,18 @@ class Window(QtWidgets.QMainWindow):
         """Process events until no job is running or queued (TimeoutError after `timeout`)."""
         app = QtWidgets.QApplication.instance()
         deadline = time.monotonic() + timeout
+        loop = QtCore.QEventLoop()
+        # events wake the loop at once (a job's result, a timer); this one re-checks the
+        # deadline when none comes
+        wake = QtCore.QTimer(interval=WAIT_POLL_MS)
+        wake.start()
         while (self._refresh_timer.isActive() or self._view_timer.isActive() or self.jobs.busy
                or self._pending or self.plane.held):
             if time.monotonic() > deadline:
                 running = ", ".join(label for label, *_ in self.jobs.status())
                 raise TimeoutError(f"jobs still running after {timeout:g} s: {running}")
-            app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
-            time.sleep(0.002)
+            loop.processEvents(QtCore.QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+        wake.stop()
         app.processEvents()
 
     def install_exception_hook(self) -> None:
@@ -442,6 +451,7 @@ class Window(QtWidgets.QMainWindow):
 
     def _jobs_changed(self) -> None:
         if not self.jobs.busy:
+            self._awaiting.clear()  # (cancelled jobs deliver nothing)
             self._release_paint()
             compute_pool().start()  # after the first picture, which it would slow down
 
@@ -480,13 +490,26 @@ class Window(QtWidgets.QMainWindow):
         def deliver(value: Any) -> None:
             self._pending[key] = functools.partial(draw, value)
             self.plane.hold()
+            if not isinstance(value, tasks.TrajectoryRun) or value.done:
+                self._delivered(key)
             self._flush_timer.start()
 
         def failed(error: BaseException) -> None:
             self._pending.pop(key, None)
+            self._delivered(key)
             on_error(error)
 
+        self._awaiting.add(key)
         self.jobs.submit(key, work, deliver, failed, **options)
+
+    def _delivered(self, key: str) -> None:
+        """The newest job of layer `key` gave its final result (or failed). When no layer
+        waits for one, the hold ends: the plane repaints once the results are drawn, not
+        when the workers have ended too, a few ms later."""
+        if not self.jobs.has_queued(key):
+            self._awaiting.discard(key)
+        if not self._awaiting:
+            self._hold_timer.stop()
 
     def _submit_field(self, state: ExplorerState) -> None:
         scaled = state.layers.scaling == "speed"
