@@ -38,6 +38,7 @@ MIN_STEP_ULPS = 10.0
 
 _EPS64 = float(np.finfo(np.float64).eps)
 _LOG_FLOOR = math.log(ERR_FLOOR)
+_ERR_TINY = 1e-300
 
 
 class Tolerances:
@@ -137,13 +138,14 @@ class PIController:
         `rejected` are the indices of the rejected steps, `capped` those (accepted or not)
         whose factor may not exceed 1 (the step after a rejection).
         """
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            log_err = np.log(err)
-            z = np.multiply(log_prev, self.beta2)
-            z -= self.beta1 * log_err
-            if rejected.size:
-                z[rejected] = -self.reject_exponent * log_err[rejected]
-            factor = np.exp(z, out=z)
+        # (err >= 0 or NaN; lifted off 0 so log warns of nothing and exp cannot overflow:
+        # within `errstate` this cost as much as the rest of the function)
+        log_err = np.log(np.maximum(err, _ERR_TINY))
+        z = np.multiply(log_prev, self.beta2)
+        z -= self.beta1 * log_err
+        if rejected.size:
+            z[rejected] = -self.reject_exponent * log_err[rejected]
+        factor = np.exp(z, out=z)
         factor *= SAFETY
         np.fmax(factor, MIN_FACTOR, out=factor)  # also NaN -> MIN_FACTOR
         np.fmin(factor, MAX_FACTOR, out=factor)

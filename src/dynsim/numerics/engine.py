@@ -245,6 +245,9 @@ class _Integration:
         if (t_eval[0] - t0) * self.direction < 0 or (t1 - t_eval[-1]) * self.direction < 0:
             raise InputError(f"t_eval must lie within t_span [{min(t0, t1):g}, {max(t0, t1):g}]")
         self.t_eval = t_eval
+        # for the next output time of each trajectory by one gather, and for `searchsorted`
+        self.t_eval_then_end = np.append(t_eval, self.direction * math.inf)
+        self.t_eval_forward = self.direction * t_eval
         # evenly spaced output times are found by division, others by binary search
         steps = np.diff(t_eval)
         uniform = steps.size and np.all(np.abs(steps - steps[0]) <= 1e-9 * abs(steps[0]))
@@ -351,9 +354,7 @@ class _Integration:
             self._initial_steps()
 
     def _next_output_times(self, nxt: np.ndarray) -> np.ndarray:
-        count = len(self.t_eval)
-        return np.where(nxt < count, self.t_eval[np.minimum(nxt, count - 1)],
-                        self.direction * math.inf)
+        return self.t_eval_then_end[nxt]
 
     def _initial_steps(self) -> None:
         span = self.t1 - self.t0
@@ -484,7 +485,7 @@ class _Integration:
         if crossed:
             stop_t = self._locate(crossed, t_new, h, dense, local)
             for e, _, g_new in crossed:
-                self.g_prev[e][accepted] = g_new[accepted]
+                np.copyto(self.g_prev[e], g_new, where=accepted)
         if outputs.any():
             limit = t_new if stop_t is None else np.where(np.isnan(stop_t), t_new, stop_t)
             self._emit(np.flatnonzero(outputs), limit, t_new, h, y_new, dense, local)
@@ -504,7 +505,7 @@ class _Integration:
             if rows.size:
                 out.append((e, rows, g_new))
             else:
-                self.g_prev[e][accepted] = g_new[accepted]
+                np.copyto(self.g_prev[e], g_new, where=accepted)
         return out
 
     def _locate(self, crossed: list[tuple[int, np.ndarray, np.ndarray]], t_new: np.ndarray,
@@ -628,7 +629,7 @@ class _Integration:
         """How many output times each `limit` has reached (the index of the first one not)."""
         t_eval, n_out = self.t_eval, len(self.t_eval)
         if self.output_step is None or limit.size < 1000:  # (searchsorted is slow for many)
-            return np.searchsorted(self.direction * t_eval, self.direction * limit, "right")
+            return np.searchsorted(self.t_eval_forward, self.direction * limit, "right")
         guess = np.floor((limit - t_eval[0]) / self.output_step).astype(np.int64) + 1
         np.minimum(np.maximum(guess, 0, out=guess), n_out, out=guess)
         # the guess may be one off from rounding: move it onto the exact count
@@ -683,6 +684,8 @@ class _Integration:
 
         def g(t_b: Any, yy: Array) -> np.ndarray:
             value = b.host(b.asarray(event.function(t_b, yy)))
+            if value.shape == (yy.shape[0],):
+                return value.astype(np.float64)  # (a copy: the function may keep its array)
             return np.broadcast_to(value.astype(np.float64), (yy.shape[0],)).copy()
 
         try:
