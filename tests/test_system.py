@@ -90,3 +90,28 @@ def test_stack_jacobian_broadcasts_constants():
     j = dynsim.stack_jacobian([[1.0, y[..., 0] + 2], [3.0, 4.0]], like=y)
     assert j.shape == (4, 5, 2, 2)
     np.testing.assert_array_equal(j[2, 3], [[1, 2], [3, 4]])
+
+
+@pytest.mark.parametrize("shape", [(2,), (7, 2), (4, 5, 2)])
+def test_stack_states_matches_np_stack(shape):
+    y = np.random.default_rng(0).normal(size=shape)
+    parts = [y[..., 0] * y[..., 1], np.sin(y[..., 0])]
+    out = dynsim.stack_states(parts, like=y)
+    np.testing.assert_array_equal(out, np.stack(parts, axis=-1))
+    assert out.shape == shape and out.dtype == np.float64
+
+
+def test_stack_states_broadcasts_constants_and_keeps_float32():
+    y = np.ones((3, 2), dtype=np.float32)
+    out = dynsim.stack_states([2.0, y[..., 0]], like=y)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, [[2, 1]] * 3)
+
+
+def test_stack_states_on_tensors_keeps_the_gradient():
+    torch = pytest.importorskip("torch")
+    y = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64, requires_grad=True)
+    out = dynsim.stack_states([y[..., 0] * y[..., 1], y[..., 0] ** 2], like=y)
+    assert isinstance(out, torch.Tensor) and out.shape == (2, 2)
+    out.sum().backward()
+    np.testing.assert_allclose(y.grad.numpy(), [[2 + 2, 1], [4 + 6, 3]])

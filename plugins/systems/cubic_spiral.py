@@ -14,7 +14,7 @@ def rhs(t, y, p):
     # (y**3) @ A written out, so that it runs on tensors too
     x3, v3 = y[..., 0] ** 3, y[..., 1] ** 3
     d, r = p["decay"], p["rotation"]
-    return dynsim.array_module(y).stack([-d * x3 - r * v3, r * x3 - d * v3], axis=-1)
+    return dynsim.stack_states([-d * x3 - r * v3, r * x3 - d * v3], like=y)
 
 
 def jacobian(t, y, p):

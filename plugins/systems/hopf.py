@@ -7,8 +7,8 @@ import dynsim
 def rhs(t, y, p):
     x, v = y[..., 0], y[..., 1]
     r2 = x * x + v * v
-    return dynsim.array_module(y).stack([p["mu"] * x - p["omega"] * v - x * r2,
-                     p["omega"] * x + p["mu"] * v - v * r2], axis=-1)
+    return dynsim.stack_states([p["mu"] * x - p["omega"] * v - x * r2,
+                                p["omega"] * x + p["mu"] * v - v * r2], like=y)
 
 
 def jacobian(t, y, p):

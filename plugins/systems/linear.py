@@ -13,7 +13,7 @@ def linear_system(name, title, params, matrix, description, invariant=None):
     def rhs(t, y, p):
         (a, b), (c, d) = matrix(p)
         x, v = y[..., 0], y[..., 1]
-        return dynsim.array_module(y).stack([a * x + b * v, c * x + d * v], axis=-1)
+        return dynsim.stack_states([a * x + b * v, c * x + d * v], like=y)
 
     def jacobian(t, y, p):
         return dynsim.stack_jacobian(matrix(p), like=y)

@@ -6,9 +6,9 @@ import dynsim
 
 def rhs(t, y, p):
     x, v, z = y[..., 0], y[..., 1], y[..., 2]
-    return dynsim.array_module(y).stack([p["sigma"] * (v - x),
-                     x * (p["rho"] - z) - v,
-                     x * v - p["beta"] * z], axis=-1)
+    return dynsim.stack_states([p["sigma"] * (v - x),
+                                x * (p["rho"] - z) - v,
+                                x * v - p["beta"] * z], like=y)
 
 
 def jacobian(t, y, p):

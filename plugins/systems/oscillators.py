@@ -6,7 +6,7 @@ import dynsim
 
 
 def harmonic(t, y, p):
-    return dynsim.array_module(y).stack([y[..., 1], -p["omega"] ** 2 * y[..., 0]], axis=-1)
+    return dynsim.stack_states([y[..., 1], -p["omega"] ** 2 * y[..., 0]], like=y)
 
 
 def harmonic_jacobian(t, y, p):
@@ -19,7 +19,7 @@ def harmonic_energy(y, p):
 
 def van_der_pol(t, y, p):
     x, v = y[..., 0], y[..., 1]
-    return dynsim.array_module(y).stack([v, p["mu"] * (1.0 - x * x) * v - x], axis=-1)
+    return dynsim.stack_states([v, p["mu"] * (1.0 - x * x) * v - x], like=y)
 
 
 def van_der_pol_jacobian(t, y, p):
@@ -33,8 +33,8 @@ def pendulum(t, y, p):
     xp = dynsim.array_module(y)
     theta, omega = y[..., 0], y[..., 1]
     drive = p["amplitude"] * xp.cos(p["drive_frequency"] * t)
-    return xp.stack([omega,
-                     -p["damping"] * omega - p["omega0"] ** 2 * xp.sin(theta) + drive], axis=-1)
+    return dynsim.stack_states(
+        [omega, -p["damping"] * omega - p["omega0"] ** 2 * xp.sin(theta) + drive], like=y)
 
 
 def pendulum_jacobian(t, y, p):
@@ -46,7 +46,8 @@ def duffing(t, y, p):
     xp = dynsim.array_module(y)
     x, v = y[..., 0], y[..., 1]
     force = p["gamma"] * xp.cos(p["omega"] * t)
-    return xp.stack([v, -p["delta"] * v - p["alpha"] * x - p["beta"] * x ** 3 + force], axis=-1)
+    return dynsim.stack_states(
+        [v, -p["delta"] * v - p["alpha"] * x - p["beta"] * x ** 3 + force], like=y)
 
 
 def duffing_jacobian(t, y, p):

@@ -15,8 +15,7 @@ def rhs(t, y, p):
     forward = p["k1"] * a
     pairing = p["k2"] * b * b
     back = p["k3"] * b * c
-    return dynsim.array_module(y).stack([-forward + back, forward - pairing - back, pairing],
-                                        axis=-1)
+    return dynsim.stack_states([-forward + back, forward - pairing - back, pairing], like=y)
 
 
 def jacobian(t, y, p):

@@ -6,8 +6,7 @@ import dynsim
 
 def rhs(t, y, p):
     x, v, z = y[..., 0], y[..., 1], y[..., 2]
-    return dynsim.array_module(y).stack([-v - z, x + p["a"] * v, p["b"] + z * (x - p["c"])],
-                                        axis=-1)
+    return dynsim.stack_states([-v - z, x + p["a"] * v, p["b"] + z * (x - p["c"])], like=y)
 
 
 def jacobian(t, y, p):

@@ -8,7 +8,7 @@ def rhs(t, y, p):
     s, i = y[..., 0], y[..., 1]
     infection = p["beta"] * s * i
     recovery = p["gamma"] * i
-    return dynsim.array_module(y).stack([-infection, infection - recovery, recovery], axis=-1)
+    return dynsim.stack_states([-infection, infection - recovery, recovery], like=y)
 
 
 def jacobian(t, y, p):

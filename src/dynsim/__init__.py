@@ -8,7 +8,7 @@ traj.to_csv("lorenz.csv")
 Importing dynsim never imports torch or Qt; `dynsim.learn` and `dynsim.gui` do.
 """
 
-from dynsim.core.arrays import array_module, stack_jacobian
+from dynsim.core.arrays import array_module, stack_jacobian, stack_states
 from dynsim.core.atomic import atomic_write
 from dynsim.core.cancel import Cancelled, CancelToken
 from dynsim.core.csvio import read_csv, read_csv_series, write_csv
@@ -56,6 +56,6 @@ __all__ = [
     "PluginSet", "Problem", "Scene", "Solution", "Solver", "Status", "System", "Trajectories",
     "__version__", "active_plugins", "array_module", "atomic_write", "exporters", "hookimpl",
     "leave_box", "load_model", "load_plugins", "load_scene", "models", "read_csv",
-    "read_csv_series", "simulate", "simulate_iter", "solvers", "stack_jacobian", "stream_csv",
-    "system", "systems", "write_csv",
+    "read_csv_series", "simulate", "simulate_iter", "solvers", "stack_jacobian", "stack_states",
+    "stream_csv", "system", "systems", "write_csv",
 ]
