@@ -96,6 +96,10 @@ def test_simulate_iter_yields_growing_partial_results_then_the_final_one():
     np.testing.assert_array_equal(parts[-1].y, final.y)
     # partial results are copies: later steps do not change a yielded one
     assert np.isnan(parts[0].y[0, -1, 0])
+    # and they hold every output the steps so far have passed, equal to the final ones
+    assert filled[0] > 1
+    for part, count in zip(parts, filled, strict=True):
+        np.testing.assert_array_equal(part.y[0, :count], final.y[0, :count])
 
 
 def test_simulate_iter_with_a_solver_without_iter_solve():

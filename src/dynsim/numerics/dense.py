@@ -28,6 +28,18 @@ class DenseStep:
         # Q_p of each trajectory as one row of D * P values, so a gather copies whole rows
         self.q = (stages.T @ coefficients).reshape(n, -1)
 
+    @classmethod
+    def of_rows(cls, backend: Backend, q: Array, y: Array) -> DenseStep:
+        """The dense output of rows taken from steps' `rows` (a step each, concatenated)."""
+        out = cls.__new__(cls)
+        out.backend, out.d, out.q, out.y = backend, y.shape[1], q, y
+        return out
+
+    def rows(self, where: np.ndarray) -> tuple[Array, Array]:
+        """Q and y of the trajectories `where`, copied (the step's buffers are reused)."""
+        index = self.backend.index(where)
+        return self.backend.take(self.q, index), self.backend.take(self.y, index)
+
     def __call__(self, theta: np.ndarray, rows: np.ndarray | slice | None = None) -> Array:
         """y at `theta` (host (m,), fractions of each step) for `rows` (None: all).
 

@@ -9,10 +9,10 @@ each trajectory its own accept/reject decision and next step (`controller`); acc
 advance, rejected ones retry with a smaller step in the next round, so a hard trajectory
 never shrinks the steps of the others. After an accepted step, events are checked and
 located (`events`) and every output time the step passed is filled from the dense output
-(`dense`). Trajectories that fail leave the active set at the end of the step; those that
-end at a good state (finished, stopped by an event) wait, taking zero steps, until they are
-an eighth of the active ones. Then the arrays are compacted, so the work stays
-proportional to the active count.
+(`dense`), in batches of many steps (`outputs.Interpolations`). Trajectories that fail
+leave the active set at the end of the step; those that end at a good state (finished,
+stopped by an event) wait, taking zero steps, until they are an eighth of the active ones.
+Then the arrays are compacted, so the work stays proportional to the active count.
 
 Bookkeeping (times, step sizes, error norms, indices, counters) lives in float64 numpy
 arrays on the host; states and stages stay in the backend. On torch that means a few small
@@ -40,10 +40,11 @@ from dynsim.core.solver import Solution, check_events, check_step_options, check
 from dynsim.core.spelling import setting
 from dynsim.core.trajectories import Status
 from dynsim.numerics import controller as ctl
-from dynsim.numerics.backend import Array, Backend, NumpyBackend, backend_for
+from dynsim.numerics.backend import Array, NumpyBackend, backend_for
 from dynsim.numerics.dense import DenseStep
 from dynsim.numerics.events import crossings, locate, time_tolerance
 from dynsim.numerics.outcomes import Outcomes, state_text
+from dynsim.numerics.outputs import Interpolations, Samples
 from dynsim.numerics.stages import BufferStages, TrackedStages, run_stages
 from dynsim.numerics.tableau import ButcherTableau
 
@@ -64,7 +65,7 @@ PROGRESS_INTERVAL = 0.1
 """Seconds between calls of the progress callback."""
 
 OUTPUT_CHUNK = 6144
-"""Values (trajectories x states) interpolated at once on numpy (see `_emit`)."""
+"""Values (trajectories x states) interpolated at once on numpy (`outputs.Interpolations`)."""
 
 _HOST_FIELDS = ("ids", "t", "h", "memory", "nxt", "t_next", "n_acc", "n_extra", "scale0")
 
@@ -135,42 +136,6 @@ def _host_vector(value: Any, label: str) -> np.ndarray:
     return out
 
 
-class _Output:
-    """The (N, T, D) samples: written in place on numpy, gathered once at the end on torch."""
-
-    def __init__(self, backend: Backend, n: int, t: int, d: int) -> None:
-        self.backend, self.shape = backend, (n, t, d)
-        self.in_place = isinstance(backend, NumpyBackend)
-        self.lanes = np.zeros(0, dtype=np.int64)
-        self.flat = backend.full((n * t * d,), math.nan) if self.in_place else None
-        self.chunks: list[tuple[np.ndarray, Array]] = []
-
-    def write(self, base: np.ndarray, values: Array) -> None:
-        """Write `values` (m, D) at flat offsets `base` (m,) (where each row starts)."""
-        d = self.shape[2]
-        size = base.size * d
-        if size > self.lanes.size:  # (0, 1, .., d-1) repeated, made once, sliced after
-            self.lanes = np.tile(np.arange(d), max(base.size, 2 * self.lanes.size // d))
-        index = np.repeat(base, d)
-        index += self.lanes[:size]
-        if self.in_place:
-            self.flat[index] = values.reshape(-1)
-        else:  # `values` may be a view of a buffer the next step overwrites
-            self.chunks.append((index, values.reshape(-1).clone()))
-
-    def result(self, copy: bool) -> Array:
-        """The samples (N, T, D); a copy if `copy` (partial solutions)."""
-        if self.in_place:
-            out = self.flat.reshape(self.shape)
-            return out.copy() if copy else out
-        b = self.backend
-        flat = b.full((math.prod(self.shape),), math.nan)
-        if self.chunks:
-            index = b.index(np.concatenate([i for i, _ in self.chunks]))
-            flat = flat.index_put((index,), b.concat([v for _, v in self.chunks]))
-        return flat.reshape(self.shape)
-
-
 class _Integration:
     """One call of `integrate`/`iterate`: the checked inputs and the state of the run."""
 
@@ -211,7 +176,8 @@ class _Integration:
         self.convert = None if isinstance(b, NumpyBackend) else b.fresh
         self.outcomes = Outcomes(self.n)
         self.event_errors: dict[int, tuple[str, Exception, float]] = {}
-        self.out = _Output(b, self.n, len(self.t_eval), self.d)
+        self.out = Samples(b, self.n, len(self.t_eval), self.d)
+        self.pending = Interpolations(b, self.out, self.t_eval, self.chunk)
         self.stats = {name: np.zeros(self.n, dtype=np.int64)
                       for name in ("accepted", "rejected", "rhs_evaluations")}
         self.event_chunks: list[list[tuple[np.ndarray, np.ndarray, Any]]] = [
@@ -584,46 +550,29 @@ class _Integration:
               y_new: Array, dense: DenseStep | None, local: np.ndarray | None) -> None:
         """Write every output time up to `limit` passed by the steps of `rows`.
 
-        All (trajectory, output time) pairs of the step are handled together: exact hits of
-        a step end take y_new, the others the dense output (on numpy in pieces).
+        An output at a step's end takes y_new at once; those inside the steps wait in
+        `self.pending`, which interpolates them in batches from the steps' dense output.
         """
-        b, d, t_eval, n_out = self.backend, self.d, self.t_eval, len(self.t_eval)
+        b = self.backend
         end = self._outputs_up_to(limit[rows])
         start = self.nxt[rows]
-        counts = end - start
-        if counts.min() < 1:
-            keep = counts > 0
-            rows, start, end, counts = rows[keep], start[keep], end[keep], counts[keep]
-            if not rows.size:
-                return
-        if counts.max() == 1:
-            pairs, index = rows, start
-        else:
-            pairs = np.repeat(rows, counts)
-            index = np.arange(pairs.size) + np.repeat(start - np.cumsum(counts) + counts, counts)
-        t_out = t_eval[index]
-        base = (self.ids[pairs] * n_out + index) * d
-        exact = t_out == t_new[pairs]
-        whole = pairs.size == self.m and counts.max() == 1  # pairs are all rows, in order
-        if exact.any():
-            at_end = pairs[exact]
-            values = y_new if whole and exact.all() else b.take(y_new, b.index(at_end))
-            self.out.write(base[exact], values)
-        if not exact.all():
-            inner = ~exact
-            rows_in = pairs[inner]
-            theta = (t_out[inner] - self.t[rows_in]) / h[rows_in]
-            base_in = base[inner]
-            in_order = whole and local is None and not exact.any()  # no gather needed
-            where = rows_in if local is None else local[rows_in]
-            # (`dense` exists: `_after_accepted` builds it for steps with inner outputs)
-            interpolate: DenseStep = dense  # type: ignore[assignment]
-            for i in range(0, rows_in.size, self.chunk):  # pieces: temporaries stay small
-                piece = slice(i, i + self.chunk)
-                values = interpolate(theta[piece], piece if in_order else where[piece])
-                self.out.write(base_in[piece], values)
         self.nxt[rows] = end
         self.t_next[rows] = self._next_output_times(end)
+        # only the last output time a step passes can be its end
+        exact = (self.t_eval[end - 1] == t_new[rows]) & (end > start)
+        if exact.any():
+            hit = rows[exact]
+            values = y_new if hit.size == self.m else b.take(y_new, b.index(hit))
+            self.out.write((self.ids[hit] * len(self.t_eval) + end[exact] - 1) * self.d, values)
+            end = end - exact
+        inner = end > start
+        if not inner.all():
+            rows, start, end = rows[inner], start[inner], end[inner]
+            if not rows.size:
+                return
+        # (`dense` exists: `_after_accepted` builds it for steps with inner outputs)
+        q, y = dense.rows(rows if local is None else local[rows])  # type: ignore[union-attr]
+        self.pending.add(self.ids[rows], start, end, self.t[rows], h[rows], q, y)
 
     def _outputs_up_to(self, limit: np.ndarray) -> np.ndarray:
         """How many output times each `limit` has reached (the index of the first one not)."""
@@ -808,6 +757,7 @@ class _Integration:
         return float(np.min((t - self.t0) / (self.t1 - self.t0)))
 
     def _solution(self, final: bool) -> Solution:
+        self.pending.flush()
         stats = {name: values.copy() for name, values in self.stats.items()}
         live = np.flatnonzero(~self.ending)
         ids, accepted = self.ids[live], self.n_acc[live]
