@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from PySide6 import QtCore
@@ -302,3 +304,28 @@ def test_while_results_wait_to_be_drawn_the_plane_still_shows_its_picture(window
     w.wait_idle(60)
     assert not w.plane.held  # released once every result was drawn
     assert w.layers.equilibria[-1].state[1] == pytest.approx(1.2)  # y* = alpha / beta
+
+
+def test_the_plane_repaints_when_the_last_result_is_drawn_not_when_its_worker_ends(
+        window, qtbot, monkeypatch):
+    w = window(LV)
+    w._hold_timer.setInterval(60_000)  # only the results end the hold here
+    job = w._job
+
+    def slow_to_end(kind, state, **extra):
+        work = job(kind, state, **extra)
+        if kind != "trajectories":
+            return work
+
+        def lingering(token, progress):
+            yield from work(token, progress)
+            time.sleep(1.5)  # the worker is still busy after its final result
+        return lingering
+
+    monkeypatch.setattr(w, "_job", slow_to_end)
+    before = w.run
+    w.set_params(alpha=1.2)
+    qtbot.waitUntil(lambda: w.run is not before and w.run.done, timeout=20_000)
+    qtbot.waitUntil(lambda: not w.plane.held, timeout=500)
+    assert w.jobs.busy  # the repaint did not wait for it
+    w.wait_idle(10)
