@@ -15,9 +15,10 @@ from pathlib import Path
 from dynsim.core.errors import InputError
 from dynsim.core.expressions import ExpressionError, unknown_names
 from dynsim.core.expressions.parse import IDENTIFIER
-from dynsim.core.models import is_model_path, load_model
+from dynsim.core.models import load_model
 from dynsim.core.scene import EquationSource, Scene, SimulationSpec, load_scene
 from dynsim.core.simulate import get_system
+from dynsim.core.targets import target_kind
 
 DEFAULT_T_END = 10.0
 """A system named on the command line is simulated over [0, 10] unless --t-end says."""
@@ -48,13 +49,13 @@ def scene_for_target(target: str | None, equations: Sequence[str] = (),
     if target is None:
         raise InputError("the following arguments are required: TARGET (a scene file or a "
                          "system name), or equations with --eq")
-    path = Path(target)
-    if is_model_path(path):
+    kind, path = target_kind(target), Path(target)
+    if kind == "model":
         system = load_model(path)
         ics = (tuple(system.y0),) if system.y0 is not None else ()
         return Scene(system=system, params={}, simulation=_default_simulation(ics),
                      model=str(path))
-    if path.suffix.lower() == ".toml" or path.is_file():
+    if kind == "scene":
         return load_scene(path)
     system = get_system(target)
     ics = (tuple(system.y0),) if system.y0 is not None else ()

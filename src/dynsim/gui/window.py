@@ -30,10 +30,11 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from dynsim.core.cancel import CancelToken
 from dynsim.core.errors import DynsimError, InputError
-from dynsim.core.models import is_model_path, load_model
+from dynsim.core.models import load_model
 from dynsim.core.plugins import active_plugins
 from dynsim.core.scene import Scene, load_scene
 from dynsim.core.system import System
+from dynsim.core.targets import target_kind
 from dynsim.core.trajectories import Trajectories
 from dynsim.gui import tasks
 from dynsim.gui.app import Settings, ensure_app
@@ -94,10 +95,10 @@ def initial_state(target: Target, settings: Settings | None = None) -> tuple[Exp
         last = settings.last_system if settings else ""
         name = last if last in active_plugins().objects("systems") else DEFAULT_SYSTEM
         return state_for_system(name), None
-    path = Path(target)
-    if is_model_path(path):
+    kind, path = target_kind(target), Path(target)
+    if kind == "model":
         return state_for_system(load_model(path), model=str(path)), None
-    if path.suffix.lower() == ".toml" or path.is_file():
+    if kind == "scene":
         return state_from_scene(load_scene(path)), path
     return state_for_system(str(target)), None
 
