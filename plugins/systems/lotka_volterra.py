@@ -7,9 +7,8 @@ import dynsim
 
 def rhs(t, y, p):
     x, v = y[..., 0], y[..., 1]
-    xv = x * v
-    return dynsim.stack_states([p["alpha"] * x - p["beta"] * xv, p["delta"] * xv - p["gamma"] * v],
-                               like=y)
+    return dynsim.stack_states([p["alpha"] * x - p["beta"] * x * v,
+                                p["delta"] * x * v - p["gamma"] * v], like=y)
 
 
 def jacobian(t, y, p):
