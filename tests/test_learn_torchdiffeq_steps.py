@@ -86,14 +86,20 @@ def test_max_num_steps_counts_the_steps_to_each_output_time_as_torchdiffeq():
 
 
 def test_dopri8_takes_the_same_number_of_steps():
-    """dopri8's first error estimate is near rounding (its weights are large), so its steps
-    agree to ~1e-6 relative rather than 1e-12; the outputs agree to the tolerance."""
+    """dopri8's first error estimate is near rounding (its weights are large), so the size of
+    its second step depends on the CPU's rounding (0.5 % apart on an AMD EPYC, 1e-6 on
+    another machine); the number of steps and calls is the same, and the two solutions are
+    equally accurate and far closer to each other than to the exact one."""
     y0 = torch.tensor([1.0, 0.2], dtype=F64)
     t = torch.linspace(0.0, 6.0, 31, dtype=F64)
     (a, fa), (b, fb) = (solve(lib, y0, t, method="dopri8", rtol=1e-7, atol=1e-9)
                         for lib in (ours, torchdiffeq))
+    exact, _ = solve(torchdiffeq, y0, t, method="dopri8", rtol=1e-13, atol=1e-14)
     assert fa.calls == fb.calls
-    torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+    assert len(fa.steps) == len(fb.steps)
+    theirs_error = float((b - exact).abs().max())
+    assert float((a - exact).abs().max()) < 1.2 * theirs_error
+    assert float((a - b).abs().max()) < 0.1 * theirs_error
 
 
 @pytest.mark.parametrize("method", ["fehlberg2", "adaptive_heun"])
