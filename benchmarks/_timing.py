@@ -37,3 +37,36 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+class StolenTime:
+    """The share of CPU time the virtual machine's host took during a `with` block (the
+    'steal' column of /proc/stat): on a shared host it is why the same run of a benchmark
+    varies twofold. None where /proc/stat is missing."""
+
+    def __init__(self) -> None:
+        self.share: float | None = None
+        self._start: list[int] | None = None
+
+    @staticmethod
+    def _counters() -> list[int] | None:
+        try:
+            with open("/proc/stat") as stat:
+                fields = stat.readline().split()[1:]
+        except OSError:
+            return None
+        return [int(v) for v in fields[:8]] if len(fields) >= 8 else None
+
+    def __enter__(self) -> StolenTime:
+        self._start = self._counters()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._counters()
+        if self._start is None or end is None:
+            return
+        spent = [b - a for a, b in zip(self._start, end, strict=True)]
+        self.share = spent[7] / sum(spent) if sum(spent) else 0.0
+
+    def __str__(self) -> str:
+        return "unknown" if self.share is None else f"{self.share:.0%}"

@@ -170,6 +170,29 @@ def test_selecting_a_trajectory_shows_its_time_series_with_a_linked_cursor(windo
     np.testing.assert_allclose(marker, w.state.seeds[1], atol=1e-12)
 
 
+def test_the_time_series_legend_names_the_states_of_the_selected_trajectory(window):
+    def labels(w):
+        legend = w.trajectory_panel.plot.getPlotItem().legend
+        return [label.text for _, label in legend.items]
+
+    w = window(LV)
+    w.trajectory_panel.list.setCurrentRow(0)
+    w.wait_idle(30)
+    assert labels(w) == ["x", "y"]
+    w.set_params(alpha=1.3)  # redrawn, the legend kept
+    w.wait_idle(30)
+    assert labels(w) == ["x", "y"]
+    w.clear_trajectories()
+    w.wait_idle(30)
+    assert labels(w) == []
+    w.choose_system("lorenz")
+    w.add_trajectory([1.0, 1.0])
+    w.wait_idle(60)
+    w.trajectory_panel.list.setCurrentRow(0)
+    w.wait_idle(30)
+    assert labels(w) == ["x", "y", "z"]
+
+
 def test_three_dimensional_systems_show_a_slice_and_switch_axes(window):
     w = window("lorenz", wait=False)
     w.set_params(rho=10.0)

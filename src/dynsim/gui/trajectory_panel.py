@@ -69,6 +69,7 @@ class TrajectoryPanel(QtWidgets.QWidget):
         self.cursor.setVisible(False)
         self.plot.addItem(self.cursor)
         self.curves: list[pg.PlotDataItem] = []
+        self._legend_names: tuple[str, ...] = ()
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(left, 1)
@@ -113,14 +114,12 @@ class TrajectoryPanel(QtWidgets.QWidget):
         while len(self.curves) < len(states):
             colour = style.NULLCLINE_COLOURS[len(self.curves) % len(style.NULLCLINE_COLOURS)]
             self.curves.append(self.plot.plot(pen=style.pen(colour, 1.5)))
-        legend = self.plot.getPlotItem().legend
-        legend.clear()
         for k, curve in enumerate(self.curves):
             if self._series is not None and k < len(states):
                 curve.setData(self._series[0], self._series[1][:, k])
-                legend.addItem(curve, states[k])
             else:
                 curve.setData([], [])
+        self._show_legend(states if self._series is not None else ())
         self.cursor.setVisible(self._series is not None and len(self._series[0]) > 0)
         if self.cursor.isVisible():
             t = self._series[0]
@@ -129,6 +128,17 @@ class TrajectoryPanel(QtWidgets.QWidget):
             self._cursor_moved()
         else:
             self.cursor_moved.emit(None)
+
+    def _show_legend(self, names: tuple[str, ...]) -> None:
+        """One legend entry per state shown; rebuilt only when they change (a rebuild
+        relayouts the plot, a few ms on every redraw of a dragged slider)."""
+        if names == self._legend_names:
+            return
+        self._legend_names = names
+        legend = self.plot.getPlotItem().legend
+        legend.clear()
+        for curve, name in zip(self.curves, names, strict=False):
+            legend.addItem(curve, name)
 
     def _cursor_moved(self) -> None:
         if self._series is None or len(self._series[0]) == 0:
