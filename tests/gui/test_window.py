@@ -352,3 +352,34 @@ def test_the_plane_repaints_when_the_last_result_is_drawn_not_when_its_worker_en
     qtbot.waitUntil(lambda: not w.plane.held, timeout=500)
     assert w.jobs.busy  # the repaint did not wait for it
     w.wait_idle(10)
+
+
+def test_a_slider_move_starts_the_jobs_before_the_panels_repaint(window, qtbot):
+    """The jobs for a change are submitted ahead of the repaint of the widgets showing it,
+    so the computation starts at once (many changes in one turn still give one refresh)."""
+    from PySide6 import QtWidgets
+
+    w = window(LV)
+    w.show()
+    qtbot.waitExposed(w)
+    w.wait_idle(30)
+    order = []
+
+    class Painted(QtCore.QObject):
+        def eventFilter(self, obj, event):
+            if event.type() == QtCore.QEvent.Type.Paint and not order:
+                order.append("paint")
+            return False
+
+    spy = Painted()
+    for child in w.param_panel.findChildren(QtWidgets.QWidget):
+        child.installEventFilter(spy)
+    submit = w.jobs.submit
+    w.jobs.submit = lambda key, *a, **k: (order.append(f"submit {key}"), submit(key, *a, **k))
+    row = w.param_panel.rows["alpha"]
+    row.slider.setValue(row.slider.value() + 7)
+    row.slider.setValue(row.slider.value() + 3)
+    w.wait_idle(30)
+    assert order[0].startswith("submit"), order
+    assert order.count("submit trajectories") == 1, order
+    assert w.state.params["alpha"] == pytest.approx(row.value_at(row.slider.value()), rel=1e-9)

@@ -74,6 +74,10 @@ once per finished run; holding it too cost more on release than it saved.)"""
 PARTIAL_EVERY = 0.15
 """Seconds between two drawings of trajectories that are still growing (the first partial
 result waits this long too, so quick runs are drawn once, complete)."""
+REFRESH_EVENT = QtCore.QEvent.Type(QtCore.QEvent.registerEventType())
+"""Posted (at high priority) when the model changed: the jobs for it are submitted once per
+turn of the event loop, however many changes came in it, and before the widgets that show
+the change repaint (a zero-time timer fired only after them, 3 ms later)."""
 WAIT_POLL_MS = 20
 """`wait_idle` returns as soon as the last event of a picture is handled; without events it
 checks its timeout this often."""
@@ -154,8 +158,7 @@ class Window(QtWidgets.QMainWindow):
         self.plane.scene().sigMouseMoved.connect(self._mouse_moved)
         self._view_timer = QtCore.QTimer(self, singleShot=True, interval=VIEW_SETTLE_MS)
         self._view_timer.timeout.connect(self._view_settled)
-        self._refresh_timer = QtCore.QTimer(self, singleShot=True, interval=0)
-        self._refresh_timer.timeout.connect(self._refresh)
+        self._refresh_posted = False
         self._hold_timer = QtCore.QTimer(self, singleShot=True, interval=FRAME_HOLD_MS)
         self._hold_timer.timeout.connect(self._release_paint)
         self._flush_timer = QtCore.QTimer(self, singleShot=True, interval=0)
@@ -372,7 +375,7 @@ class Window(QtWidgets.QMainWindow):
         # deadline when none comes
         wake = QtCore.QTimer(interval=WAIT_POLL_MS)
         wake.start()
-        while (self._refresh_timer.isActive() or self._view_timer.isActive() or self.jobs.busy
+        while (self._refresh_posted or self._view_timer.isActive() or self.jobs.busy
                or self._pending or self.plane.held):
             if time.monotonic() > deadline:
                 running = ", ".join(label for label, *_ in self.jobs.status())
@@ -430,7 +433,17 @@ class Window(QtWidgets.QMainWindow):
             self._dirty |= {"field", "streamlines", "equilibria"}
         elif change == "seeds":
             self._dirty.add("trajectories")
-        self._refresh_timer.start()
+        if not self._refresh_posted:
+            self._refresh_posted = True
+            QtCore.QCoreApplication.postEvent(self, QtCore.QEvent(REFRESH_EVENT),
+                                              QtCore.Qt.EventPriority.HighEventPriority.value)
+
+    def event(self, event: QtCore.QEvent) -> bool:
+        if event.type() == REFRESH_EVENT:
+            self._refresh_posted = False
+            self._refresh()
+            return True
+        return super().event(event)
 
     def _refresh(self) -> None:
         state = self.model.state
