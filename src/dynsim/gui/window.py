@@ -438,12 +438,10 @@ class Window(QtWidgets.QMainWindow):
             QtCore.QCoreApplication.postEvent(self, QtCore.QEvent(REFRESH_EVENT),
                                               QtCore.Qt.EventPriority.HighEventPriority.value)
 
-    def event(self, event: QtCore.QEvent) -> bool:
-        if event.type() == REFRESH_EVENT:
+    def customEvent(self, event: QtCore.QEvent) -> None:
+        if event.type() == REFRESH_EVENT:  # (Qt calls this for custom event types only)
             self._refresh_posted = False
             self._refresh()
-            return True
-        return super().event(event)
 
     def _refresh(self) -> None:
         state = self.model.state
