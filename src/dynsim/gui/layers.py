@@ -75,10 +75,7 @@ class PortraitLayers:
     def __init__(self, plot: pg.PlotItem) -> None:
         self.plot = plot
         plot.showGrid(x=True, y=True, alpha=0.15)
-        self.legend = plot.addLegend(offset=(-8, 8), labelTextSize="8pt",
-                                     labelTextColor=style.FOREGROUND, verSpacing=-6,
-                                     brush=pg.mkBrush(255, 255, 255, 215),
-                                     pen=pg.mkPen("#bbbbbb"))
+        self.legend = plot.addLegend(**style.legend_options())
         self.field_items = [self._curve(style.pen(c.name(), 1.0), connect="pairs",
                                         finite=True) for c in style.field_colours()]
         self.streamline_item = self._curve(style.pen("#7f7f7f", 1.0))

@@ -35,6 +35,14 @@ def pen(colour: str, width: float = 1.5) -> QtGui.QPen:
     return p
 
 
+def legend_options() -> dict[str, object]:
+    """How the legends look: top right, small black text on a nearly opaque white box, so
+    the curves under it do not hide the labels."""
+    return {"offset": (-8, 8), "labelTextSize": "8pt", "labelTextColor": FOREGROUND,
+            "verSpacing": -6, "brush": pg.mkBrush(255, 255, 255, 215),
+            "pen": pg.mkPen("#bbbbbb")}
+
+
 def field_colours() -> list[QtGui.QColor]:
     """FIELD_COLOURS colours from slow to fast."""
     name, lo, hi = FIELD_COLORMAP

@@ -61,7 +61,7 @@ class TrajectoryPanel(QtWidgets.QWidget):
         left.addLayout(buttons)
         self.plot = pg.PlotWidget(background=style.BACKGROUND)
         self.plot.setLabel("bottom", "t")
-        self.plot.addLegend(offset=(-8, 8))
+        self.plot.addLegend(**style.legend_options())
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         cache_axes(self.plot.getPlotItem())
         self.cursor = pg.InfiniteLine(angle=90, movable=True, pen=style.pen(
