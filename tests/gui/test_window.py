@@ -25,7 +25,10 @@ def test_first_picture_has_every_layer(window):
     layers = w.layers
     # an arrow (shaft and two barbs: 6 points) at every grid point but the origin, where
     # the field vanishes
-    assert sum(len(curve_points(item)) for item in layers.field_items) == (25 * 25 - 1) * 6
+    assert len(layers.field_item.points()) == (25 * 25 - 1) * 6
+    # coloured by speed: every colour bin holds arrows
+    per_pen = [len(layers.field_item.points(k)) for k in range(len(layers.field_item.pens))]
+    assert min(per_pen) > 0 and sum(per_pen) == (25 * 25 - 1) * 6
     assert set(layers.nullcline_items) == {"x", "y"}
     kinds = sorted(e.classification for e in layers.equilibria)
     assert kinds == ["center", "saddle"]
@@ -138,7 +141,7 @@ def test_keyboard_shortcuts_undo_and_clear(window, qtbot):
     assert w.state.seeds == ()
     qtbot.keyClick(w, QtCore.Qt.Key.Key_1)  # toggles the direction field
     assert not w.state.layers.visible["field"]
-    assert not w.layers.field_items[0].isVisible()
+    assert not w.layers.field_item.isVisible()
 
 
 def test_zoom_to_fit_and_zoom_back(window):

@@ -17,6 +17,7 @@ from dynsim.analysis.equilibria import Equilibrium
 from dynsim.analysis.separatrices import Separatrix
 from dynsim.core.trajectories import Status, Trajectories
 from dynsim.gui import style
+from dynsim.gui.arrows import FieldArrows
 from dynsim.gui.tasks import TrajectoryRun
 
 ARROW_FILL = 0.8
@@ -39,9 +40,10 @@ def joined(curves: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 def arrow_segments(field: DirectionField, pixel: tuple[float, float], scaled: bool
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Line segments (shaft and two barbs per arrow) in data coordinates, and each arrow's
-    speed; drawn with `connect="pairs"`. `pixel` is the data size of one screen pixel, so
-    arrows keep their length and angle on screen whatever the axes' aspect ratio."""
+    """Line segments (shaft and two barbs per arrow) in data coordinates, as pairs of end
+    points (`FieldArrows`), and each arrow's speed. `pixel` is the data size of one screen
+    pixel, so arrows keep their length and angle on screen whatever the axes' aspect
+    ratio."""
     px, py = pixel
     gx, gy = np.meshgrid(field.x, field.y)
     cell = min(np.ptp(field.x) / max(len(field.x) - 1, 1) / px,
@@ -76,8 +78,8 @@ class PortraitLayers:
         self.plot = plot
         plot.showGrid(x=True, y=True, alpha=0.15)
         self.legend = plot.addLegend(**style.legend_options())
-        self.field_items = [self._curve(style.pen(c.name(), 1.0), connect="pairs",
-                                        finite=True) for c in style.field_colours()]
+        self.field_item = FieldArrows([style.pen(c.name(), 1.0) for c in style.field_colours()])
+        self.plot.addItem(self.field_item)
         self.streamline_item = self._curve(style.pen("#7f7f7f", 1.0))
         self.nullcline_items: dict[str, pg.PlotDataItem] = {}
         self.separatrix_items = {kind: self._curve(style.pen(colour, 1.8))
@@ -105,10 +107,9 @@ class PortraitLayers:
         self.scaled = False
         self._legend_entries: tuple[str, ...] = ()
 
-    def _curve(self, pen: object, connect: str = "finite",
-               finite: bool = False) -> pg.PlotDataItem:
-        """A curve item; `finite` promises its data never holds NaN (skips the check)."""
-        item = pg.PlotDataItem(pen=pen, connect=connect, skipFiniteCheck=finite)
+    def _curve(self, pen: object) -> pg.PlotDataItem:
+        """A curve item whose data may hold several curves, NaN-separated."""
+        item = pg.PlotDataItem(pen=pen, connect="finite")
         self.plot.addItem(item)
         return item
 
@@ -124,15 +125,10 @@ class PortraitLayers:
         """Arrows of `field` (None: none), coloured by speed in `style.FIELD_COLOURS` bins."""
         self.field, self.pixel, self.scaled = field, pixel, scaled
         if field is None:
-            for item in self.field_items:
-                item.setData([], [])
+            self.field_item.set_arrows(np.empty(0), np.empty(0), np.empty(0, dtype=int))
             return
         x, y, speed = arrow_segments(field, pixel, scaled)
-        bins = _speed_bins(speed, len(self.field_items))
-        per_point = np.repeat(bins, 6)
-        for k, item in enumerate(self.field_items):
-            chosen = per_point == k
-            item.setData(x[chosen], y[chosen])
+        self.field_item.set_arrows(x, y, _speed_bins(speed, len(self.field_item.pens)))
 
     def redraw_field(self, pixel: tuple[float, float]) -> None:
         """Draw the current field again for a new pixel size (after a resize)."""
@@ -213,7 +209,7 @@ class PortraitLayers:
 
     def _items(self, layer: str) -> list[pg.GraphicsObject]:
         return {
-            "field": self.field_items, "streamlines": [self.streamline_item],
+            "field": [self.field_item], "streamlines": [self.streamline_item],
             "nullclines": list(self.nullcline_items.values()),
             "equilibria": [self.equilibrium_item],
             "separatrices": list(self.separatrix_items.values()),
