@@ -386,3 +386,23 @@ def test_a_slider_move_starts_the_jobs_before_the_panels_repaint(window, qtbot):
     assert order[0].startswith("submit"), order
     assert order.count("submit trajectories") == 1, order
     assert w.state.params["alpha"] == pytest.approx(row.value_at(row.slider.value()), rel=1e-9)
+
+
+def test_the_field_items_bounds_cover_its_strokes_at_every_zoom(window):
+    """A one-pixel stroke reaches half a pixel past its end points: the arrows' bounding
+    rect holds a pixel around them (at the current zoom), so repaints leave nothing."""
+    w = window(LV)
+
+    def margins():
+        item = w.layers.field_item
+        rect, points = item.boundingRect(), item.points()
+        px, py = item.pixelVectors()[0].x(), abs(item.pixelVectors()[1].y())
+        return ((points[:, 0].min() - rect.left()) / px,
+                (rect.bottom() - points[:, 1].max()) / py)
+
+    assert margins() == pytest.approx((1.0, 1.0), rel=1e-6)
+    w.plane.view_box.setRange(xRange=(0.0, 2.0), yRange=(0.0, 2.0), padding=0)  # a wheel zoom
+    QtCore.QCoreApplication.processEvents()  # the view moved; its new field is not in yet
+    assert margins() == pytest.approx((1.0, 1.0), rel=1e-6)
+    w.wait_idle(30)
+    assert margins() == pytest.approx((1.0, 1.0), rel=1e-6)
