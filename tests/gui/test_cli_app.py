@@ -94,3 +94,44 @@ for _ in range(300):
     app.processEvents()
 print("ok", PySide6.__version__, pg.__version__)
 """
+
+
+def test_sigterm_while_the_unsaved_changes_question_is_open_closes_the_app(window):
+    """`dynsim gui`'s signal handlers dismiss the question and close, as on any other
+    SIGTERM (a modal question left open kept the app running, the signal answered)."""
+    import signal
+
+    from PySide6 import QtCore, QtWidgets
+
+    from dynsim.cli.gui_cmd import _close_on_signals
+
+    w = window(str(Path(__file__).parents[2] / "scenes" / "lotka_volterra.toml"))
+    w.set_params(alpha=1.2)  # unsaved
+    w.wait_idle(30)
+    w.ask_on_close = True
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    ticker = _close_on_signals(w)
+    asked, left_open = [], []
+
+    def terminate():
+        asked.append(QtWidgets.QApplication.activeModalWidget() is not None)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def give_up():  # a failed fix would leave the question open: answer Cancel instead
+        dialog = QtWidgets.QApplication.activeModalWidget()
+        if dialog is not None:
+            left_open.append(dialog.windowTitle())
+            dialog.reject()
+
+    try:
+        QtCore.QTimer.singleShot(300, terminate)
+        QtCore.QTimer.singleShot(5000, give_up)
+        w.close()
+    finally:
+        ticker.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    assert asked == [True]  # the question was open when the signal came
+    assert left_open == []  # ... and the signal, not the fallback, dismissed it
+    assert not w.isVisible() and w._closing
+    assert not w.jobs.busy

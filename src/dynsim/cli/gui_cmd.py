@@ -73,12 +73,17 @@ def run_gui(args: argparse.Namespace) -> int:
 
 def _close_on_signals(window: Any) -> Any:
     """SIGINT, SIGTERM and SIGHUP close the window without asking (its jobs are cancelled,
-    its settings written) instead of raising inside Qt's event loop. Python runs signal
-    handlers only between bytecodes, so a timer wakes the interpreter 5 times a second."""
-    from PySide6 import QtCore
+    its settings written) instead of raising inside Qt's event loop; an open dialog (the
+    unsaved-changes question among them) is dismissed first, or it would keep the app
+    running. Python runs signal handlers only between bytecodes, so a timer wakes the
+    interpreter 5 times a second."""
+    from PySide6 import QtCore, QtWidgets
 
     def close(signum: int, frame: object) -> None:
         window.ask_on_close = False
+        for widget in QtWidgets.QApplication.topLevelWidgets():
+            if isinstance(widget, QtWidgets.QDialog) and widget.isVisible():
+                widget.reject()
         window.close()
 
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
