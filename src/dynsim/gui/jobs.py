@@ -21,6 +21,7 @@ while its jobs run in two compute processes (`dynsim.gui.compute`), which share 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,15 @@ from dynsim.core.cancel import CancelToken
 
 LIVE_PATIENCE = 0.3
 """Seconds after its submission during which a superseded job is left to finish."""
+RELEASE_AFTER = 1.0
+"""Seconds a finished job's worker is kept before the GUI thread lets it go.
+
+Its `finished` signal reaches the GUI thread while the pool's thread is still returning
+from the worker's `run()` and deleting it; a worker whose last reference went then (the
+job and its worker refer to each other, so Python's garbage collector frees them at any
+moment) crashed the app in libshiboken, once in ten 2 s slider drags here. Kept this
+long, then released with the cycle broken, a worker is freed in the GUI thread long
+after its thread let go of it."""
 
 Work = Callable[[CancelToken, Callable[[float], None]], Any]
 """A job: called in a worker with its cancel token and a progress(fraction) callback;
@@ -90,6 +100,10 @@ class _Running(QtCore.QObject):
         self.runner._finished(self.key, self)
         self.deleteLater()
 
+    def release(self) -> None:
+        """Let the worker go (see `RELEASE_AFTER`): it refers to this job, not back."""
+        self.worker = None
+
     def stop(self) -> None:
         """Ask the job to stop (its token); whatever it still delivers is dropped.
 
@@ -116,6 +130,7 @@ class JobRunner(QtCore.QObject):
         self.pool.setMaxThreadCount(threads)
         self._running: dict[str, _Running] = {}
         self._queued: dict[str, _Request] = {}
+        self._ended: deque[tuple[float, _Running]] = deque()
         self._closed = False
 
     def submit(self, key: str, work: Work, on_result: Callable[[Any], None],
@@ -145,6 +160,10 @@ class JobRunner(QtCore.QObject):
         self.activity.emit()
 
     def _finished(self, key: str, running: _Running) -> None:
+        now = time.monotonic()
+        self._ended.append((now, running))
+        while self._ended and now - self._ended[0][0] >= RELEASE_AFTER:
+            self._ended.popleft()[1].release()
         if self._running.get(key) is running:
             del self._running[key]
         queued = self._queued.pop(key, None)
@@ -182,4 +201,8 @@ class JobRunner(QtCore.QObject):
         """
         self._closed = True
         self.cancel()
-        return self.pool.waitForDone(int(timeout * 1000))
+        if not self.pool.waitForDone(int(timeout * 1000)):
+            return False
+        while self._ended:  # every thread has returned from its worker
+            self._ended.popleft()[1].release()
+        return True
