@@ -152,3 +152,12 @@ def test_a_system_the_children_cannot_build_is_computed_here_from_then_on(pool, 
     list(pool.run("field", state, dynsim.CancelToken(), lambda f: None, lambda: iter([here])))
     assert pool.jobs == before + 1  # ... and not again for this system
     pool._specs.clear()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling policy")
+def test_the_children_yield_every_core_to_the_window(pool):
+    """Under SCHED_IDLE a waking GUI thread takes the core at once (nice only shares it)."""
+    for process in list(pool._all):
+        pid = process.process.pid
+        for thread in os.listdir(f"/proc/{pid}/task"):
+            assert os.sched_getscheduler(int(thread)) == os.SCHED_IDLE, (pid, thread)
