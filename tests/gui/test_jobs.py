@@ -115,7 +115,7 @@ STRESS = textwrap.dedent("""
     keys = "abcd"
 
     def function(token, progress):
-        return [object() for _ in range(50)]  # (garbage: the collector runs often)
+        return [object() for _ in range(50)]  # (allocations: the collector runs often)
 
     def growing(token, progress):
         for _ in range(3):
